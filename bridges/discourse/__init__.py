@@ -1,0 +1,1 @@
+"""Discourse: the API client and webhook payload parsing."""

@@ -1,0 +1,71 @@
+"""The ``links:`` and ``relay:`` config sections: what is connected, and how the relay paces."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from bridges.configbase import Section
+from bridges.model import CategoryID, Direction, LinkName, RoomAlias, RoomID
+
+
+class ForumEnd(Section):
+    """The forum end of a link: a category (slug or id), optionally narrowed by tags."""
+
+    category: str | int
+    tags: tuple[str, ...] = ()
+
+    @field_validator("category")
+    @classmethod
+    def _not_blank(cls, category: str | int) -> str | int:
+        if isinstance(category, str) and not category.strip():
+            raise ValueError("must be a category slug or id")
+        return category
+
+    def matches(self, category_id: CategoryID | None, category_slug: str | None) -> bool:
+        """Whether a post in this category belongs to this end."""
+        if category_id is None:
+            return False
+        if isinstance(self.category, int):
+            return self.category == category_id
+        if self.category.isdigit():
+            return int(self.category) == category_id
+        return category_slug is not None and self.category == category_slug
+
+
+class LinkConfig(Section):
+    """One category <-> room connection."""
+
+    name: LinkName = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    forum: ForumEnd
+    room: str
+    direction: Direction = Direction.BOTH
+    policy: str | None = None
+    #: Top-level chat messages start new topics (otherwise they stay in chat).
+    topics_from_chat: bool = False
+
+    @field_validator("room")
+    @classmethod
+    def _room_ref(cls, room: str) -> str:
+        if not (room.startswith("!") or room.startswith("#")) or len(room) < 2:
+            raise ValueError("must be a room id (!...) or an alias (#...:server)")
+        if room.startswith("#") and ":" not in room:
+            raise ValueError("an alias needs its server: #name:server")
+        return room
+
+    @property
+    def room_ref(self) -> RoomID | RoomAlias:
+        return RoomID(self.room) if self.room.startswith("!") else RoomAlias(self.room)
+
+
+class RelayConfig(Section):
+    """How the relay worker retries and how it names chat senders on the forum."""
+
+    #: Attempts before an event is parked as a dead letter.
+    max_attempts: int = Field(default=8, ge=1)
+    #: First retry delay in seconds; doubles on each failure up to ``backoff_max``.
+    backoff_initial: float = Field(default=1.0, gt=0)
+    backoff_max: float = Field(default=300.0, gt=0)
+    #: Seconds between polls of an idle inbox.
+    poll_interval: float = Field(default=0.2, gt=0)
+    #: Heading for a chat message posted by the relay account for an unlinked user.
+    chat_sender_template: str = "**{displayname}** ({user_id}) on Matrix:"

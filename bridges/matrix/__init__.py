@@ -1,0 +1,1 @@
+"""Matrix: the application-service client (ghosts, rooms, send, redact)."""

@@ -1,0 +1,197 @@
+"""Neutral events and identifiers shared by both platforms.
+
+Everything that crosses between Discourse and Matrix is expressed in these types first, so that
+the relay and the policies never handle a raw webhook payload or a raw Matrix event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NewType
+
+# --- Matrix identifiers -------------------------------------------------------------------------
+
+UserID = NewType("UserID", str)
+UserID.__doc__ = "A Matrix user id (``@alice:example.org``)."
+RoomID = NewType("RoomID", str)
+RoomID.__doc__ = "A Matrix room id. Opaque: since room v12 it carries no server name."
+RoomAlias = NewType("RoomAlias", str)
+RoomAlias.__doc__ = "A Matrix room alias (``#town-square:example.org``)."
+EventID = NewType("EventID", str)
+EventID.__doc__ = "A Matrix event id (``$...``)."
+ContentURI = NewType("ContentURI", str)
+ContentURI.__doc__ = "A Matrix content URI (``mxc://server/media``)."
+
+# --- Discourse identifiers ----------------------------------------------------------------------
+
+PostID = NewType("PostID", int)
+PostID.__doc__ = "A Discourse post id (unique across the forum)."
+TopicID = NewType("TopicID", int)
+TopicID.__doc__ = "A Discourse topic id."
+CategoryID = NewType("CategoryID", int)
+CategoryID.__doc__ = "A Discourse category id."
+ForumUsername = NewType("ForumUsername", str)
+ForumUsername.__doc__ = "A Discourse username, as the forum spells it."
+
+LinkName = NewType("LinkName", str)
+LinkName.__doc__ = "The name of a configured link between a category and a room."
+
+
+class Platform(StrEnum):
+    FORUM = "discourse"
+    CHAT = "matrix"
+
+
+class Direction(StrEnum):
+    """Which way a link carries messages."""
+
+    FORUM_TO_CHAT = "forum-to-chat"
+    CHAT_TO_FORUM = "chat-to-forum"
+    BOTH = "both"
+
+
+class EventKind(StrEnum):
+    """The kinds of neutral event the inbox holds.
+
+    The value is stored in the inbox; never rename one, only add.
+    """
+
+    POST_CREATED = "forum.post_created"
+    POST_EDITED = "forum.post_edited"
+    POST_DESTROYED = "forum.post_destroyed"
+    POST_RECOVERED = "forum.post_recovered"
+    TOPIC_EDITED = "forum.topic_edited"
+    TOPIC_DESTROYED = "forum.topic_destroyed"
+    TOPIC_RECOVERED = "forum.topic_recovered"
+    CHAT_MESSAGE = "matrix.message"
+    CHAT_REDACTION = "matrix.redaction"
+    CHAT_REACTION = "matrix.reaction"
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """A forum author as the webhook describes them."""
+
+    username: ForumUsername
+    user_id: int
+    name: str | None = None
+    avatar_template: str | None = None
+    staff: bool = False
+    trust_level: int = 0
+    primary_group_name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+
+@dataclass(frozen=True, slots=True)
+class ForumPost:
+    """A Discourse post, as carried by a ``post_*`` webhook.
+
+    ``raw`` is the author's markdown; ``cooked`` the forum's rendered HTML with relative URLs.
+    """
+
+    post_id: PostID
+    topic_id: TopicID
+    post_number: int
+    author: Author
+    raw: str
+    cooked: str
+    topic_title: str
+    topic_slug: str
+    category_id: CategoryID | None
+    category_slug: str | None = None
+    reply_to_post_number: int | None = None
+    version: int = 1
+    post_type: int = 1
+    archetype: str = "regular"
+    hidden: bool = False
+    user_deleted: bool = False
+    deleted: bool = False
+    created_at: str | None = None
+
+    @property
+    def is_first_post(self) -> bool:
+        return self.post_number == 1
+
+    @property
+    def is_private_message(self) -> bool:
+        return self.archetype == "private_message"
+
+
+@dataclass(frozen=True, slots=True)
+class ForumTopic:
+    """A Discourse topic, as carried by a ``topic_*`` webhook."""
+
+    topic_id: TopicID
+    title: str
+    slug: str
+    category_id: CategoryID | None
+    tags: tuple[str, ...] = ()
+    archetype: str = "regular"
+    visible: bool = True
+    deleted: bool = False
+    author: Author | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A Matrix ``m.room.message`` (or its edit), reduced to what crossing needs.
+
+    ``body``/``formatted_body`` have reply fallbacks already stripped. For an edit,
+    ``replaces`` names the original event and the content is the new content.
+    """
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    msgtype: str
+    body: str
+    formatted_body: str | None = None
+    thread_root: EventID | None = None
+    in_reply_to: EventID | None = None
+    replaces: EventID | None = None
+    url: ContentURI | None = None
+    info: dict[str, object] = field(default_factory=dict)
+    origin_server_ts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRedaction:
+    """A Matrix ``m.room.redaction``."""
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    redacts: EventID
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReaction:
+    """A Matrix ``m.reaction`` annotation."""
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    relates_to: EventID
+    key: str
+
+
+InboxPayload = ForumPost | ForumTopic | ChatMessage | ChatRedaction | ChatReaction
+
+#: Which neutral type each inbox kind carries; the inbox stores the payload as JSON.
+PAYLOAD_TYPES: dict[EventKind, type[InboxPayload]] = {
+    EventKind.POST_CREATED: ForumPost,
+    EventKind.POST_EDITED: ForumPost,
+    EventKind.POST_DESTROYED: ForumPost,
+    EventKind.POST_RECOVERED: ForumPost,
+    EventKind.TOPIC_EDITED: ForumTopic,
+    EventKind.TOPIC_DESTROYED: ForumTopic,
+    EventKind.TOPIC_RECOVERED: ForumTopic,
+    EventKind.CHAT_MESSAGE: ChatMessage,
+    EventKind.CHAT_REDACTION: ChatRedaction,
+    EventKind.CHAT_REACTION: ChatReaction,
+}

@@ -1,0 +1,75 @@
+"""The audit log: every crossing decision, with the rule and policy version that made it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from bridges.store.db import Database
+
+audit = sa.table(
+    "audit",
+    sa.column("id", sa.BigInteger),
+    sa.column("at", sa.Float),
+    sa.column("inbox_id", sa.BigInteger),
+    sa.column("link", sa.String),
+    sa.column("outcome", sa.String),
+    sa.column("rule", sa.String),
+    sa.column("policy_version", sa.String),
+    sa.column("actor", sa.String),
+    sa.column("detail", sa.Text),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: float
+    inbox_id: int | None
+    link: str | None
+    outcome: str
+    rule: str
+    policy_version: str
+    actor: str
+    detail: str | None = None
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(self, entry: AuditEntry) -> None:
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.insert(audit).values(
+                    at=entry.at,
+                    inbox_id=entry.inbox_id,
+                    link=entry.link,
+                    outcome=entry.outcome,
+                    rule=entry.rule,
+                    policy_version=entry.policy_version,
+                    actor=entry.actor,
+                    detail=entry.detail,
+                )
+            )
+
+    def entries(self, inbox_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """The most recent entries, oldest first (all, or those of one inbox event)."""
+        query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if inbox_id is not None:
+            query = query.where(audit.c.inbox_id == inbox_id)
+        with self.db.begin() as conn:
+            rows = list(conn.execute(query))
+        return [
+            AuditEntry(
+                at=r.at,
+                inbox_id=r.inbox_id,
+                link=r.link,
+                outcome=r.outcome,
+                rule=r.rule,
+                policy_version=r.policy_version,
+                actor=r.actor,
+                detail=r.detail,
+            )
+            for r in reversed(rows)
+        ]

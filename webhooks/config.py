@@ -1,0 +1,221 @@
+"""The one config schema, assembled from the sections each package owns, and its loader.
+
+Every error names its path in the file (``links[1].direction``) and what was expected, and all
+errors are reported at once, so an admin fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from bridges.configbase import Section
+from bridges.discourse.config import DiscourseConfig
+from bridges.links import LinkConfig, RelayConfig
+from bridges.matrix.config import MatrixConfig
+from bridges.store.config import StoreConfig
+from policies.config import PoliciesConfig
+
+
+class ListenConfig(Section):
+    """Where porch's HTTP face listens."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8090, ge=1, le=65535)
+
+
+class PorchConfig(Section):
+    """The whole config file."""
+
+    discourse: DiscourseConfig
+    matrix: MatrixConfig
+    listen: ListenConfig = ListenConfig()
+    store: StoreConfig = StoreConfig()
+    relay: RelayConfig = RelayConfig()
+    links: tuple[LinkConfig, ...] = Field(min_length=1)
+    policies: PoliciesConfig = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _links_consistent(self) -> PorchConfig:
+        errors: list[str] = []
+        seen_names: set[str] = set()
+        seen_rooms: dict[str, str] = {}
+        for i, link in enumerate(self.links):
+            if link.name in seen_names:
+                errors.append(f"links[{i}].name: '{link.name}' is used by another link")
+            seen_names.add(link.name)
+            if link.room in seen_rooms:
+                errors.append(
+                    f"links[{i}].room: already linked by '{seen_rooms[link.room]}'; "
+                    "a room carries one link"
+                )
+            seen_rooms.setdefault(link.room, link.name)
+            if link.policy is not None and link.policy not in self.policies:
+                known = ", ".join(sorted(self.policies)) or "none are defined"
+                errors.append(f"links[{i}].policy: no policy named '{link.policy}' ({known})")
+        if errors:
+            raise _CrossFieldErrors(errors)
+        return self
+
+    def link(self, name: str) -> LinkConfig:
+        """The link called ``name``; KeyError when there is none."""
+        for link in self.links:
+            if link.name == name:
+                return link
+        raise KeyError(name)
+
+
+class _CrossFieldErrors(ValueError):
+    """Errors found after each field validated on its own; each already carries its path."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ConfigError(Exception):
+    """The config file cannot be used. ``errors`` are ``path: what is wrong`` lines."""
+
+    source: str
+    errors: tuple[str, ...]
+
+    def __str__(self) -> str:
+        lines = "\n".join(f"  {e}" for e in self.errors)
+        return f"{self.source}: {len(self.errors)} error(s)\n{lines}"
+
+
+_NOT_A_PATH = re.compile(r"[\[(]|^function-")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> PorchConfig:
+    """Read, expand and validate the config file at ``path``.
+
+    Raises:
+        ConfigError: with every problem found, each naming its path in the file.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, (f"cannot read the file: {exc.strerror}",)) from exc
+    return parse_config(text, source=source, environ=environ)
+
+
+def parse_config(
+    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> PorchConfig:
+    """Validate config ``text``; see :func:`load_config`."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}: "
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, (f"{where}not valid YAML: {problem}",)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source, ("the file must be a mapping of sections (discourse, matrix, ...)",)
+        )
+    env_errors: list[str] = []
+    data = _expand(data, os.environ if environ is None else environ, (), env_errors)
+    try:
+        config = PorchConfig.model_validate(data)
+    except ValidationError as exc:
+        details = _innermost(exc.errors())
+        unset = {line.split(":", 1)[0] for line in env_errors}
+        errors = env_errors + [
+            line for e in details for line in _describe(e) if line.split(":", 1)[0] not in unset
+        ]
+        raise ConfigError(source, tuple(_unique(errors))) from None
+    if env_errors:
+        raise ConfigError(source, tuple(env_errors))
+    return config
+
+
+def _expand(
+    value: Any, environ: Mapping[str, str], path: tuple[Any, ...], errors: list[str]
+) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            errors.append(f"{_path(path)}: environment variable {name} is not set")
+            return ""
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, environ, (*path, k), errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, environ, (*path, i), errors) for i, v in enumerate(value)]
+    return value
+
+
+def _path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: ErrorDetails) -> list[str]:
+    # pydantic appends the union member or validator name to the location; it is not a path.
+    loc = [
+        p
+        for p in error["loc"]
+        if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+    ]
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "value_error" and isinstance(ctx.get("error"), _CrossFieldErrors):
+        return list(ctx["error"].errors)
+    if kind == "missing":
+        message = "is required"
+    elif kind == "extra_forbidden":
+        message = "is not a known setting"
+    elif kind in ("literal_error", "enum"):
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        message = f"must be one of {expected}"
+    elif kind in ("too_short", "string_too_short") and "min_length" in ctx:
+        unit = "characters" if isinstance(error.get("input"), str) else "item(s)"
+        message = f"must have at least {ctx['min_length']} {unit}"
+    elif kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+    else:
+        message = error["msg"][0].lower() + error["msg"][1:]
+    return [f"{_path(loc)}: {message}"]
+
+
+def _innermost(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop an error on a container when an error inside it explains it already."""
+    locs = [tuple(e["loc"]) for e in errors]
+    return [
+        e
+        for e, loc in zip(errors, locs, strict=True)
+        if not any(other != loc and other[: len(loc)] == loc for other in locs)
+    ]
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)

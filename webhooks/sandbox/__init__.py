@@ -1,0 +1,1 @@
+"""A local sandbox: a real Synapse, a Discourse double, and the scripted demo."""
