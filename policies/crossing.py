@@ -71,3 +71,29 @@ def _direction_allows(direction: str, source: str) -> bool:
     if source == "discourse":
         return direction == "forum-to-chat"
     return direction == "chat-to-forum"
+
+
+#: Why a carried copy is withdrawn, in the words the audit log uses.
+RETRACTION_CAUSES = {
+    "deleted": "the source was deleted",
+    "deleted-by-author": "the author deleted the source",
+    "topic-deleted": "the source topic was deleted",
+    "redacted": "the sender redacted the source message",
+}
+
+
+def retract(cause: str) -> Decision:
+    """The decision to withdraw every carried copy of a source that is gone.
+
+    A copy must never outlive its source: once the original is deleted there is no policy
+    under which its copy may stay.
+    """
+    reason = RETRACTION_CAUSES.get(cause)
+    if reason is None:
+        raise ValueError(f"unknown retraction cause {cause!r}; known: {sorted(RETRACTION_CAUSES)}")
+    return Decision(Outcome.RETRACTED, f"retract-{cause}", BUILTIN_VERSION, reason)
+
+
+def ignore(rule: str, reason: str) -> Decision:
+    """The record of an event that is not a crossing (an echo, an unlinked room)."""
+    return Decision(Outcome.IGNORED, rule, BUILTIN_VERSION, reason)

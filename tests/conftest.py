@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.rig.store",
     "tests.rig.matrix",
     "tests.rig.forum",
+    "tests.rig.porch",
 ]

@@ -98,19 +98,29 @@ class Mapping:
 
     # --- threads ---------------------------------------------------------------------------
 
+    def record_root(self, thread: Thread, root: Message, now: float) -> None:
+        """Record a new thread and its root message together (one transaction)."""
+        with self.db.begin() as conn:
+            self._insert_thread(conn, thread, now)
+            self._insert_message(conn, root, now)
+
     def add_thread(self, thread: Thread, now: float) -> None:
         with self.db.begin() as conn:
-            conn.execute(
-                sa.insert(threads).values(
-                    link=thread.link,
-                    topic_id=thread.topic_id,
-                    room_id=thread.room_id,
-                    root_event_id=thread.root_event_id,
-                    root_post_id=thread.root_post_id,
-                    origin=thread.origin.value,
-                    created_at=now,
-                )
+            self._insert_thread(conn, thread, now)
+
+    @staticmethod
+    def _insert_thread(conn: sa.Connection, thread: Thread, now: float) -> None:
+        conn.execute(
+            sa.insert(threads).values(
+                link=thread.link,
+                topic_id=thread.topic_id,
+                room_id=thread.room_id,
+                root_event_id=thread.root_event_id,
+                root_post_id=thread.root_post_id,
+                origin=thread.origin.value,
+                created_at=now,
             )
+        )
 
     def thread_for_topic(self, link: LinkName, topic_id: TopicID) -> Thread | None:
         query = sa.select(threads).where(threads.c.link == link, threads.c.topic_id == topic_id)
@@ -136,20 +146,33 @@ class Mapping:
 
     def add_message(self, message: Message, now: float) -> None:
         with self.db.begin() as conn:
+            self._insert_message(conn, message, now)
+
+    def replace_event(self, link: LinkName, post_id: PostID, event_id: EventID) -> None:
+        """Point a post's copy at a new event (it was carried again after a recovery)."""
+        with self.db.begin() as conn:
             conn.execute(
-                sa.insert(messages).values(
-                    link=message.link,
-                    post_id=message.post_id,
-                    topic_id=message.topic_id,
-                    post_number=message.post_number,
-                    room_id=message.room_id,
-                    event_id=message.event_id,
-                    sender=message.sender,
-                    origin=message.origin.value,
-                    created_at=now,
-                    redacted=message.redacted,
-                )
+                sa.update(messages)
+                .where(messages.c.link == link, messages.c.post_id == post_id)
+                .values(event_id=event_id, redacted=False)
             )
+
+    @staticmethod
+    def _insert_message(conn: sa.Connection, message: Message, now: float) -> None:
+        conn.execute(
+            sa.insert(messages).values(
+                link=message.link,
+                post_id=message.post_id,
+                topic_id=message.topic_id,
+                post_number=message.post_number,
+                room_id=message.room_id,
+                event_id=message.event_id,
+                sender=message.sender,
+                origin=message.origin.value,
+                created_at=now,
+                redacted=message.redacted,
+            )
+        )
 
     def message_for_post(self, link: LinkName, post_id: PostID) -> Message | None:
         query = sa.select(messages).where(messages.c.link == link, messages.c.post_id == post_id)

@@ -1,0 +1,70 @@
+"""What every delivery needs: the config sections, the store, both platforms and the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bridges.discourse.client import ForumClient
+from bridges.discourse.config import DiscourseConfig
+from bridges.links import LinkConfig, RelayConfig
+from bridges.matrix.api import AppserviceAPI
+from bridges.matrix.config import MatrixConfig
+from bridges.matrix.ghosts import Ghosts
+from bridges.model import LinkName, RoomID
+from bridges.store.audit import AuditEntry
+from bridges.store.inbox import InboxRow
+from bridges.store.store import Store
+from policies.decision import Decision
+
+
+@dataclass
+class RelayContext:
+    """Everything a delivery needs: the config sections, the store and both platforms."""
+
+    discourse: DiscourseConfig
+    matrix: MatrixConfig
+    relay: RelayConfig
+    links: Sequence[LinkConfig]
+    store: Store
+    forum: ForumClient
+    chat: AppserviceAPI
+    ghosts: Ghosts
+    clock: Callable[[], float] = time.time
+    _rooms: dict[LinkName, RoomID] = field(default_factory=dict)
+
+    def room_of(self, link: LinkConfig) -> RoomID:
+        """The link's room id (aliases resolved once), with porch's bot joined to it."""
+        room = self._rooms.get(link.name)
+        if room is None:
+            room = self.chat.resolve_room(link.room)
+            # The admin invites the bot when linking a room; joining is how it accepts.
+            self.chat.ensure_joined(room, self.chat.bot_user_id)
+            self._rooms[link.name] = room
+        return room
+
+    def link_for_room(self, room_id: RoomID) -> LinkConfig | None:
+        """The link whose room is ``room_id``, resolving aliases as needed."""
+        for link in self.links:
+            if link.room == room_id or self._rooms.get(link.name) == room_id:
+                return link
+        for link in self.links:
+            if link.name not in self._rooms and link.room.startswith("#"):
+                if self.room_of(link) == room_id:
+                    return link
+        return None
+
+    def audit(self, row: InboxRow, link: LinkConfig | None, decision: Decision, actor: str) -> None:
+        self.store.audit.record(
+            AuditEntry(
+                at=self.clock(),
+                inbox_id=row.id,
+                link=None if link is None else link.name,
+                outcome=decision.outcome.value,
+                rule=decision.rule,
+                policy_version=decision.policy_version,
+                actor=actor,
+                detail=decision.reason,
+            )
+        )

@@ -1,0 +1,453 @@
+"""Forum -> chat: topics become threads, posts become thread messages from their authors' ghosts.
+
+Thread model (DESIGN.md): the root event is sent by the topic author's ghost and shows the title,
+the first post and a link to the topic; each later post is a message in that thread
+(``rel_type: m.thread``), a genuine ``m.in_reply_to`` when it replies to a carried post.
+See https://spec.matrix.org/v1.13/client-server-api/#threading
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from bridges.context import RelayContext
+from bridges.discourse.errors import ForumError
+from bridges.formatting import MatrixContent, forum_to_matrix
+from bridges.links import LinkConfig
+from bridges.matrix.errors import MatrixError
+from bridges.model import (
+    Author,
+    CategoryID,
+    ContentURI,
+    EventKind,
+    ForumPost,
+    ForumTopic,
+    ForumUsername,
+    InboxPayload,
+    Platform,
+    PostID,
+    RoomID,
+    TopicID,
+    UserID,
+)
+from bridges.store.inbox import InboxRow
+from bridges.store.mapping import Message, Thread
+from policies.crossing import Crossing, decide, ignore, retract
+from policies.decision import Decision
+
+log = logging.getLogger(__name__)
+
+#: Largest forum upload mirrored into the media repository for an inline image.
+_MAX_INLINE_IMAGE = 10 * 1024 * 1024
+
+
+class ToMatrix:
+    """Delivers forum events into linked rooms."""
+
+    def __init__(self, ctx: RelayContext) -> None:
+        self.ctx = ctx
+
+    def handle(self, row: InboxRow, event: InboxPayload) -> None:
+        if isinstance(event, ForumPost):
+            if row.kind is EventKind.POST_CREATED:
+                self._created(row, event)
+            elif row.kind is EventKind.POST_EDITED:
+                self._edited(row, event)
+            elif row.kind is EventKind.POST_DESTROYED:
+                self._destroyed(row, event, "deleted-by-author" if event.user_deleted else "deleted")
+            elif row.kind is EventKind.POST_RECOVERED:
+                self._recovered(row, event)
+        elif isinstance(event, ForumTopic):
+            if row.kind is EventKind.TOPIC_EDITED:
+                self._topic_edited(row, event)
+            elif row.kind is EventKind.TOPIC_DESTROYED:
+                self._topic_destroyed(row, event)
+
+    # --- new posts -----------------------------------------------------------------------------
+
+    def _created(self, row: InboxRow, post: ForumPost) -> None:
+        for link in self._links_for(post):
+            if self.ctx.store.mapping.message_for_post(link.name, post.post_id) is not None:
+                # Carried already (a redelivery), or written by porch itself (an echo).
+                continue
+            if post.author.username.lower() == self.ctx.discourse.relay_username.lower():
+                self.ctx.audit(row, link, ignore("echo", "posted by porch's relay account"), "porch")
+                continue
+            decision = self._decide(link, post)
+            self.ctx.audit(row, link, decision, post.author.username)
+            if not decision.crosses:
+                continue
+            room = self.ctx.room_of(link)
+            if post.is_first_post:
+                self._send_root(row, link, room, post)
+            else:
+                thread = self.ctx.store.mapping.thread_for_topic(link.name, post.topic_id)
+                if thread is None:
+                    thread = self._adopt_topic(row, link, room, post.topic_id)
+                if thread is not None:
+                    self._send_reply(row, link, room, thread, post)
+
+    def _links_for(self, post: ForumPost) -> list[LinkConfig]:
+        links = [
+            link
+            for link in self.ctx.links
+            if link.forum.matches(post.category_id, post.category_slug)
+        ]
+        if any(link.forum.tags for link in links):
+            tags = set(self.ctx.forum.topic(post.topic_id).get("tags") or ())
+            tags = {t if isinstance(t, str) else str(t.get("name", "")) for t in tags}
+            links = [lk for lk in links if not lk.forum.tags or tags & set(lk.forum.tags)]
+        return links
+
+    def _decide(self, link: LinkConfig, post: ForumPost) -> Decision:
+        return decide(
+            Crossing(
+                source=Platform.FORUM.value,
+                direction=link.direction.value,
+                link=link.name,
+                post_type=post.post_type,
+                archetype=post.archetype,
+            )
+        )
+
+    def _send_root(self, row: InboxRow, link: LinkConfig, room: RoomID, post: ForumPost) -> Thread:
+        ghost = self._ghost(post.author, room)
+        content = self._root_content(post, post.topic_title)
+        event_id = self.ctx.chat.send(
+            room, content, as_user=ghost, txn_id=_txn(row, link, "root")
+        )
+        thread = Thread(link.name, post.topic_id, room, event_id, post.post_id, Platform.FORUM)
+        root = Message(
+            link.name,
+            post.post_id,
+            post.topic_id,
+            post.post_number,
+            room,
+            event_id,
+            ghost,
+            Platform.FORUM,
+            False,
+        )
+        self.ctx.store.mapping.record_root(thread, root, self.ctx.clock())
+        return thread
+
+    def _send_reply(
+        self, row: InboxRow, link: LinkConfig, room: RoomID, thread: Thread, post: ForumPost
+    ) -> None:
+        mapping = self.ctx.store.mapping
+        ghost = self._ghost(post.author, room)
+        content = self._post_content(post)
+        target = None
+        if post.reply_to_post_number is not None:
+            target = mapping.message_for_post_number(
+                link.name, post.topic_id, post.reply_to_post_number
+            )
+        relation: dict[str, Any] = {"rel_type": "m.thread", "event_id": thread.root_event_id}
+        if target is not None:
+            relation["is_falling_back"] = False
+            relation["m.in_reply_to"] = {"event_id": target.event_id}
+        else:
+            # For clients without threads: a fallback reply to the latest message.
+            latest = mapping.latest_in_thread(link.name, post.topic_id)
+            fallback = latest.event_id if latest is not None else thread.root_event_id
+            relation["is_falling_back"] = True
+            relation["m.in_reply_to"] = {"event_id": fallback}
+        content["m.relates_to"] = relation
+        event_id = self.ctx.chat.send(room, content, as_user=ghost, txn_id=_txn(row, link, "post"))
+        mapping.add_message(
+            Message(
+                link.name,
+                post.post_id,
+                post.topic_id,
+                post.post_number,
+                room,
+                event_id,
+                ghost,
+                Platform.FORUM,
+                False,
+            ),
+            self.ctx.clock(),
+        )
+
+    def _adopt_topic(
+        self, row: InboxRow, link: LinkConfig, room: RoomID, topic_id: TopicID
+    ) -> Thread | None:
+        """Start the thread of a topic that began before porch carried it (first reply since)."""
+        topic = self.ctx.forum.topic(topic_id)
+        posts = topic.get("post_stream", {}).get("posts") or []
+        if not posts or posts[0].get("post_number") != 1:
+            log.warning("relay: topic %s has no first post to start its thread from", topic_id)
+            return None
+        first = _post_from_topic_view(topic, posts[0])
+        if self.ctx.store.mapping.message_for_post(link.name, first.post_id) is not None:
+            return self.ctx.store.mapping.thread_for_topic(link.name, topic_id)
+        decision = self._decide(link, first)
+        self.ctx.audit(row, link, decision, first.author.username)
+        if not decision.crosses:
+            return None
+        return self._send_root(row, link, room, first)
+
+    # --- changes to carried posts --------------------------------------------------------------
+
+    def _edited(self, row: InboxRow, post: ForumPost) -> None:
+        if post.user_deleted:
+            # The forum's self-delete: the post is rewritten to "(post deleted by author)".
+            self._destroyed(row, post, "deleted-by-author")
+            return
+        for copy in self._forum_copies(post.post_id):
+            link = self._link(copy.link)
+            if link is None:
+                continue
+            decision = self._decide(link, post)
+            self.ctx.audit(row, link, decision, post.author.username)
+            if not decision.crosses:
+                continue
+            new = (
+                self._root_content(post, post.topic_title)
+                if post.is_first_post
+                else self._post_content(post)
+            )
+            self._send_edit(row, link, copy, new)
+
+    def _send_edit(
+        self, row: InboxRow, link: LinkConfig, copy: Message, new: dict[str, Any]
+    ) -> None:
+        """Replace ``copy`` with ``new`` content (``m.replace``; same sender as the original).
+
+        See https://spec.matrix.org/v1.13/client-server-api/#event-replacements
+        """
+        edit: dict[str, Any] = {
+            "msgtype": new["msgtype"],
+            "body": "* " + new["body"],
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": copy.event_id},
+        }
+        if "formatted_body" in new:
+            edit["format"] = "org.matrix.custom.html"
+            edit["formatted_body"] = "* " + new["formatted_body"]
+        self.ctx.chat.send(
+            copy.room_id, edit, as_user=copy.sender, txn_id=_txn(row, link, "edit")
+        )
+
+    def _destroyed(self, row: InboxRow, post: ForumPost, cause: str) -> None:
+        for copy in self._forum_copies(post.post_id):
+            self._retract(row, copy, cause)
+
+    def _retract(self, row: InboxRow, copy: Message, cause: str) -> None:
+        link = self._link(copy.link)
+        decision = retract(cause)
+        self.ctx.audit(row, link, decision, "porch")
+        self.ctx.chat.redact(
+            copy.room_id,
+            copy.event_id,
+            as_user=copy.sender,
+            txn_id=_txn(row, link, f"redact.{copy.post_id}"),
+            reason=decision.reason.capitalize(),
+        )
+        self.ctx.store.mapping.set_redacted(copy.room_id, copy.event_id)
+
+    def _recovered(self, row: InboxRow, post: ForumPost) -> None:
+        mapping = self.ctx.store.mapping
+        copies = mapping.messages_for_post(post.post_id)
+        if not copies:
+            self._created(row, post)
+            return
+        for copy in copies:
+            link = self._link(copy.link)
+            if link is None or copy.origin is not Platform.FORUM or not copy.redacted:
+                continue
+            decision = self._decide(link, post)
+            self.ctx.audit(row, link, decision, post.author.username)
+            if not decision.crosses:
+                continue
+            thread = mapping.thread_for_topic(link.name, post.topic_id)
+            if post.is_first_post or thread is None:
+                content = self._root_content(post, post.topic_title)
+            else:
+                content = self._post_content(post)
+                content["m.relates_to"] = {
+                    "rel_type": "m.thread",
+                    "event_id": thread.root_event_id,
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": thread.root_event_id},
+                }
+            ghost = self._ghost(post.author, copy.room_id)
+            event_id = self.ctx.chat.send(
+                copy.room_id, content, as_user=ghost, txn_id=_txn(row, link, "recover")
+            )
+            mapping.replace_event(link.name, post.post_id, event_id)
+
+    def _topic_edited(self, row: InboxRow, topic: ForumTopic) -> None:
+        """A new title (or first post) shows in the thread root."""
+        mapping = self.ctx.store.mapping
+        for thread in mapping.threads_for_topic(topic.topic_id):
+            link = self._link(thread.link)
+            if link is None or thread.root_post_id is None or thread.origin is not Platform.FORUM:
+                continue
+            root = mapping.message_for_post(link.name, thread.root_post_id)
+            if root is None or root.redacted:
+                continue
+            first = _post_from_api(self.ctx.forum.get_post(thread.root_post_id), topic)
+            decision = self._decide(link, first)
+            self.ctx.audit(row, link, decision, first.author.username)
+            if decision.crosses:
+                self._send_edit(row, link, root, self._root_content(first, topic.title))
+
+    def _topic_destroyed(self, row: InboxRow, topic: ForumTopic) -> None:
+        mapping = self.ctx.store.mapping
+        for thread in mapping.threads_for_topic(topic.topic_id):
+            if thread.root_post_id is None:
+                continue
+            root = mapping.message_for_post(thread.link, thread.root_post_id)
+            if root is not None and not root.redacted:
+                self._retract(row, root, "topic-deleted")
+
+    # --- content ---------------------------------------------------------------------------
+
+    def _post_content(self, post: ForumPost) -> dict[str, Any]:
+        mentioned: list[UserID] = []
+        formatted = forum_to_matrix(
+            post.cooked,
+            base_url=self.ctx.discourse.base_url,
+            mentions=lambda username: _remember(self._mention(username), mentioned),
+            media=self._mirror,
+        )
+        return _message_content(formatted, self._post_url(post), mentioned)
+
+    def _root_content(self, post: ForumPost, title: str) -> dict[str, Any]:
+        content = self._post_content(post)
+        url = self._topic_url(post)
+        body_html = content.get("formatted_body") or html.escape(content["body"])
+        content["body"] = f"{title}\n\n{content['body']}\n\n{url}"
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = (
+            f"<p><strong>{html.escape(title)}</strong></p>{body_html}"
+            f'<p><a href="{html.escape(url)}">{html.escape(url)}</a></p>'
+        )
+        content["external_url"] = url
+        return content
+
+    def _topic_url(self, post: ForumPost) -> str:
+        return f"{self.ctx.discourse.base_url}/t/{post.topic_slug}/{post.topic_id}"
+
+    def _post_url(self, post: ForumPost) -> str:
+        return f"{self._topic_url(post)}/{post.post_number}"
+
+    def _mention(self, username: str) -> UserID | None:
+        """A forum @mention becomes a pill: the linked Matrix account, else the ghost."""
+        identity = self.ctx.store.identities.by_forum_username(ForumUsername(username))
+        if identity is not None:
+            return identity.matrix_user_id
+        ghost = self.ctx.ghosts.user_id_for(ForumUsername(username))
+        return ghost if self.ctx.store.profiles.ghost(ghost) is not None else None
+
+    def _mirror(self, url: str) -> ContentURI | None:
+        """An image on the forum, uploaded once to the media repository (else it stays a link)."""
+        profiles = self.ctx.store.profiles
+        known = profiles.media_for(url)
+        if known is not None:
+            return known
+        try:
+            data, content_type = self.ctx.forum.download(url, _MAX_INLINE_IMAGE)
+            uri = self.ctx.chat.upload(data, content_type, url.rsplit("/", 1)[-1])
+        except (ForumError, MatrixError, ValueError) as exc:
+            log.info("relay: image %s stays a link: %s", url, exc)
+            return None
+        profiles.save_media(url, uri, self.ctx.clock())
+        return uri
+
+    def _ghost(self, author: Author, room: RoomID) -> UserID:
+        avatar = None
+        if author.avatar_template:
+            avatar = self.ctx.forum.absolute_url(author.avatar_template.replace("{size}", "240"))
+        ghost = self.ctx.ghosts.ensure(author, avatar)
+        self.ctx.ghosts.ensure_in_room(ghost, room)
+        return ghost
+
+    def _forum_copies(self, post_id: PostID) -> list[Message]:
+        """Carried copies of a forum post (not posts porch wrote there from chat)."""
+        return [
+            m
+            for m in self.ctx.store.mapping.messages_for_post(post_id)
+            if m.origin is Platform.FORUM and not m.redacted
+        ]
+
+    def _link(self, name: str) -> LinkConfig | None:
+        return next((link for link in self.ctx.links if link.name == name), None)
+
+
+def _txn(row: InboxRow, link: LinkConfig | None, step: str) -> str:
+    """A transaction id that is the same on every retry of this delivery, and only of it.
+
+    Synapse answers a repeated id with the first event instead of sending a second one, so a
+    worker that dies between sending and recording cannot duplicate a message.
+    """
+    return f"porch.{row.id}.{link.name if link else '-'}.{step}"
+
+
+def _remember(user_id: UserID | None, into: list[UserID]) -> UserID | None:
+    if user_id is not None and user_id not in into:
+        into.append(user_id)
+    return user_id
+
+
+def _message_content(
+    formatted: MatrixContent, url: str, mentioned: list[UserID]
+) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "msgtype": "m.text",
+        "body": formatted.body,
+        "external_url": url,
+        "m.mentions": {"user_ids": mentioned} if mentioned else {},
+    }
+    if formatted.formatted_body:
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = formatted.formatted_body
+    return content
+
+
+def _author(data: dict[str, Any]) -> Author:
+    return Author(
+        username=ForumUsername(str(data["username"])),
+        user_id=int(data.get("user_id") or 0),
+        name=data.get("name"),
+        avatar_template=data.get("avatar_template"),
+        staff=bool(data.get("staff")),
+        trust_level=int(data.get("trust_level") or 0),
+        primary_group_name=data.get("primary_group_name"),
+    )
+
+
+def _post_from_topic_view(topic: dict[str, Any], post: dict[str, Any]) -> ForumPost:
+    category = topic.get("category_id")
+    return ForumPost(
+        post_id=PostID(int(post["id"])),
+        topic_id=TopicID(int(topic["id"])),
+        post_number=int(post["post_number"]),
+        author=_author(post),
+        raw=str(post.get("raw") or ""),
+        cooked=str(post.get("cooked") or ""),
+        topic_title=str(topic.get("title") or ""),
+        topic_slug=str(topic.get("slug") or "topic"),
+        category_id=None if category is None else CategoryID(int(category)),
+        post_type=int(post.get("post_type") or 1),
+        archetype=str(topic.get("archetype") or "regular"),
+    )
+
+
+def _post_from_api(post: dict[str, Any], topic: ForumTopic) -> ForumPost:
+    return ForumPost(
+        post_id=PostID(int(post["id"])),
+        topic_id=topic.topic_id,
+        post_number=int(post.get("post_number") or 1),
+        author=_author(post),
+        raw=str(post.get("raw") or ""),
+        cooked=str(post.get("cooked") or ""),
+        topic_title=topic.title,
+        topic_slug=topic.slug,
+        category_id=topic.category_id,
+        post_type=int(post.get("post_type") or 1),
+        archetype=topic.archetype,
+    )

@@ -1,0 +1,112 @@
+"""The worker loop: claims inbox events, hands them to the relay, and settles each one.
+
+A delivery that fails for a passing reason (an outage, a rate limit, a fact not yet known) is
+retried with exponential backoff; one that keeps failing is parked as a dead letter, which
+``porch status`` shows and ``porch retry`` puts back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from bridges.links import RelayConfig
+from bridges.store.inbox import Inbox, InboxRow
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    def handle(self, row: InboxRow) -> None: ...
+
+
+class RetryLater(Exception):
+    """A delivery cannot happen yet; try again after ``delay`` seconds.
+
+    ``counts`` says whether the wait is a failure (an outage) or only pacing (a rate limit
+    the platform asked for), which must never turn an event into a dead letter.
+    """
+
+    def __init__(self, reason: str, delay: float | None = None, *, counts: bool = True) -> None:
+        super().__init__(reason)
+        self.delay = delay
+        self.counts = counts
+
+
+class Worker:
+    """Drains the inbox through a handler, in order per conversation."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        handler: Handler,
+        config: RelayConfig,
+        worker_id: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        lease: float = 120.0,
+    ) -> None:
+        self.inbox = inbox
+        self.handler = handler
+        self.config = config
+        self.worker_id = worker_id
+        self.clock = clock
+        self.lease = lease
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+
+    def run_once(self) -> int:
+        """Claim and settle one batch; returns how many events were handled."""
+        rows = self.inbox.claim(self.worker_id, self.clock(), self.lease)
+        for row in rows:
+            if self._stop.is_set():
+                break
+            self._settle(row)
+        return len(rows)
+
+    def run(self) -> None:
+        """Work until :meth:`stop`; wakes early when :attr:`wake` is set."""
+        released = self.inbox.release_orphaned(self.worker_id)
+        if released:
+            log.info("worker: took back %d event(s) a stopped worker had claimed", released)
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:
+                # The store itself is unreachable: keep the loop alive and try again.
+                log.exception("worker: could not claim events")
+                handled = 0
+            if not handled:
+                self.wake.wait(self.config.poll_interval)
+                self.wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+
+    def _settle(self, row: InboxRow) -> None:
+        try:
+            self.handler.handle(row)
+        except RetryLater as exc:
+            self._retry(row, str(exc), exc.delay, counts=exc.counts)
+        except Exception as exc:
+            log.warning("worker: event %d (%s) failed: %s", row.id, row.kind.value, exc)
+            log.debug("worker: failure detail", exc_info=True)
+            self._retry(row, f"{type(exc).__name__}: {exc}", None, counts=True)
+        else:
+            self.inbox.complete(row.id, self.clock())
+
+    def _retry(self, row: InboxRow, error: str, delay: float | None, *, counts: bool) -> None:
+        now = self.clock()
+        attempts = row.attempts + 1 if counts else row.attempts
+        if counts and attempts >= self.config.max_attempts:
+            log.error("worker: event %d parked as a dead letter: %s", row.id, error)
+            self.inbox.park(row.id, now, error)
+            return
+        if delay is None:
+            backoff = self.config.backoff_initial * (2 ** max(attempts - 1, 0))
+            delay = min(backoff, self.config.backoff_max)
+        self.inbox.retry_later(row.id, now + delay, error, count=counts)

@@ -1,0 +1,106 @@
+"""The worker's settling rules, on a real store, with a handler that scripts outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridges.links import RelayConfig
+from bridges.model import EventKind, Platform
+from bridges.store.inbox import DEAD, DONE, PENDING, InboxRow, NewEvent
+from bridges.store.store import Store
+from bridges.worker import RetryLater, Worker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Scripted:
+    """Handles events by running the next scripted outcome for them."""
+
+    def __init__(self, script: dict[str, list[Callable[[], None]]]) -> None:
+        self.script = script
+        self.seen: list[str] = []
+
+    def handle(self, row: InboxRow) -> None:
+        self.seen.append(row.payload)
+        steps = self.script.get(row.payload, [])
+        if steps:
+            steps.pop(0)()
+
+
+def fail(exc: Exception) -> Callable[[], None]:
+    def raise_it() -> None:
+        raise exc
+
+    return raise_it
+
+
+def add(store: Store, conversation: str, payload: str) -> None:
+    store.inbox.append(
+        [NewEvent(Platform.FORUM, EventKind.POST_CREATED, conversation, payload, (payload,))], 0.0
+    )
+
+
+def make(store: Store, handler: Scripted, clock: Clock, **config: float) -> Worker:
+    relay = RelayConfig(max_attempts=3, backoff_initial=1.0, backoff_max=10.0, **config)
+    return Worker(store.inbox, handler, relay, "test:1", clock=clock)
+
+
+def test_conversation_order_holds_while_its_head_is_retried(store: Store) -> None:
+    clock = Clock()
+    handler = Scripted({"a1": [fail(RuntimeError("outage"))]})
+    worker = make(store, handler, clock)
+    add(store, "a", "a1")
+    add(store, "a", "a2")
+    add(store, "b", "b1")
+    worker.run_once()
+    # a1 failed and waits; a2 must not overtake it; b is independent.
+    assert handler.seen == ["a1", "b1"]
+    worker.run_once()
+    assert handler.seen == ["a1", "b1"]
+    clock.now += 1.0
+    worker.run_once()
+    worker.run_once()
+    assert handler.seen == ["a1", "b1", "a1", "a2"]
+    assert {r.payload: r.status for r in store.inbox.rows()} == {"a1": DONE, "a2": DONE, "b1": DONE}
+
+
+def test_backoff_doubles_and_event_is_parked_after_max_attempts(store: Store) -> None:
+    clock = Clock()
+    handler = Scripted({"x": [fail(RuntimeError(f"boom {i}")) for i in range(5)]})
+    worker = make(store, handler, clock)
+    add(store, "c", "x")
+    worker.run_once()
+    [row] = store.inbox.rows()
+    assert (row.status, row.attempts, row.next_attempt_at) == (PENDING, 1, clock.now + 1.0)
+    clock.now = row.next_attempt_at
+    worker.run_once()
+    [row] = store.inbox.rows()
+    assert (row.attempts, row.next_attempt_at) == (2, clock.now + 2.0)
+    clock.now = row.next_attempt_at
+    worker.run_once()
+    [row] = store.inbox.rows()
+    assert row.status == DEAD
+    assert row.last_error == "RuntimeError: boom 2"
+
+
+def test_rate_limit_waits_as_asked_and_never_parks(store: Store) -> None:
+    clock = Clock()
+    limited = [fail(RetryLater("429", 30.0, counts=False)) for _ in range(6)]
+    handler = Scripted({"x": limited})
+    worker = make(store, handler, clock)
+    add(store, "c", "x")
+    for _ in range(6):
+        worker.run_once()
+        [row] = store.inbox.rows()
+        assert row.status == PENDING
+        assert row.attempts == 0
+        assert row.next_attempt_at == clock.now + 30.0
+        clock.now = row.next_attempt_at
+    worker.run_once()
+    assert store.inbox.rows()[0].status == DONE

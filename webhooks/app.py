@@ -1,0 +1,87 @@
+"""The HTTP face: the Flask application that holds porch's doors.
+
+Each door verifies its caller, turns the payload into neutral events (``bridges``), appends them
+to the inbox (``bridges.store``) and answers; it never delivers anything itself. Every error,
+from any door or from routing, is JSON with a reason — Matrix-shaped (``errcode``) on the
+homeserver's routes — never an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from bridges.store.store import Store
+from webhooks.appservice import appservice_blueprint, is_appservice_path
+from webhooks.config import PorchConfig
+from webhooks.discourse import discourse_blueprint
+from webhooks.errors import matrix_error, refuse
+from webhooks.health import health_blueprint
+
+log = logging.getLogger(__name__)
+
+#: The Matrix error code for each HTTP status on the homeserver's routes. Unknown routes and
+#: methods are M_UNRECOGNIZED, as the application-service spec asks.
+_MATRIX_ERRCODES = {
+    400: "M_BAD_JSON",
+    404: "M_UNRECOGNIZED",
+    405: "M_UNRECOGNIZED",
+    413: "M_TOO_LARGE",
+}
+
+
+def _nothing() -> None:
+    return None
+
+
+def create_app(
+    config: PorchConfig,
+    store: Store,
+    *,
+    clock: Callable[[], float] = time.time,
+    on_accepted: Callable[[], None] | None = None,
+) -> Flask:
+    """Porch's WSGI application.
+
+    Args:
+        config: the validated config file.
+        store: the open store; the doors append to its inbox.
+        clock: seconds since the epoch, stamped on recorded events.
+        on_accepted: called after a door committed a new event (e.g. to wake the relay
+            worker); not called for duplicates or refusals.
+    """
+    app = Flask(__name__)
+    # The forum's limit for every route; the appservice door raises it for transactions.
+    app.config["MAX_CONTENT_LENGTH"] = config.discourse.max_body_bytes
+    wake = on_accepted or _nothing
+    app.register_blueprint(health_blueprint(store))
+    app.register_blueprint(discourse_blueprint(config.discourse, store, clock, wake))
+    if config.matrix.appservice is not None:
+        app.register_blueprint(appservice_blueprint(config.matrix, store, clock, wake))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    status = exc.code or 500
+    if status == 413:
+        reason = f"the body is larger than porch accepts ({request.max_content_length} bytes)"
+    elif status == 404:
+        reason = f"no such endpoint: {request.path}"
+    elif status == 405:
+        reason = f"{request.method} is not allowed on {request.path}"
+    else:
+        reason = exc.description or exc.name
+    if is_appservice_path(request.path):
+        return matrix_error(status, _MATRIX_ERRCODES.get(status, "M_UNKNOWN"), reason)
+    return refuse(status, reason)
+
+
+def _unexpected(exc: Exception) -> tuple[Response, int]:
+    log.exception("porch: %s %s failed", request.method, request.path)
+    return _http_error(InternalServerError("porch failed to handle the request; see its log"))
