@@ -49,13 +49,12 @@ class RelayContext:
         for link in self.links:
             if link.room == room_id or self._rooms.get(link.name) == room_id:
                 return link
-        for link in self.links:
-            if link.name not in self._rooms and link.room.startswith("#"):
-                if self.room_of(link) == room_id:
-                    return link
-        return None
+        unresolved = [lk for lk in self.links if lk.name not in self._rooms and lk.room[0] == "#"]
+        return next((lk for lk in unresolved if self.room_of(lk) == room_id), None)
 
-    def audit(self, row: InboxRow, link: LinkConfig | None, decision: Decision, actor: str) -> None:
+    def audit(
+        self, row: InboxRow, link: LinkConfig | None, decision: Decision, actor: str
+    ) -> None:
         self.store.audit.record(
             AuditEntry(
                 at=self.clock(),

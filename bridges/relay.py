@@ -40,6 +40,8 @@ class Relay:
         except ForumRateLimited as exc:
             raise RetryLater(f"forum rate limit: {exc}", exc.retry_after, counts=False) from exc
         except MatrixRateLimited as exc:
-            raise RetryLater(f"homeserver rate limit: {exc}", exc.retry_after, counts=False) from exc
+            raise RetryLater(
+                f"homeserver rate limit: {exc}", exc.retry_after, counts=False
+            ) from exc
         except (ForumUnavailable, MatrixUnavailable) as exc:
             raise RetryLater(str(exc)) from exc

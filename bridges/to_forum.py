@@ -66,8 +66,10 @@ class ToForum:
             if target is not None:
                 thread = mapping.thread_for_topic(link.name, target.topic_id)
         if thread is None:
-            reason = "top-level chat messages stay in chat" if msg.thread_root is None else (
-                "the thread is not carried to the forum"
+            reason = (
+                "top-level chat messages stay in chat"
+                if msg.thread_root is None
+                else ("the thread is not carried to the forum")
             )
             self.ctx.audit(row, link, ignore("not-a-carried-thread", reason), msg.sender)
             return
@@ -207,6 +209,8 @@ class ToForum:
         if original is None or original.origin is not Platform.CHAT or original.redacted:
             return None
         if original.sender != sender:
-            log.info("relay: %s changed %s, which they did not write; not carried", sender, event_id)
+            log.info(
+                "relay: %s changed %s, which they did not write; not carried", sender, event_id
+            )
             return None
         return original

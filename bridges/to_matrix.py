@@ -56,7 +56,9 @@ class ToMatrix:
             elif row.kind is EventKind.POST_EDITED:
                 self._edited(row, event)
             elif row.kind is EventKind.POST_DESTROYED:
-                self._destroyed(row, event, "deleted-by-author" if event.user_deleted else "deleted")
+                self._destroyed(
+                    row, event, "deleted-by-author" if event.user_deleted else "deleted"
+                )
             elif row.kind is EventKind.POST_RECOVERED:
                 self._recovered(row, event)
         elif isinstance(event, ForumTopic):
@@ -73,7 +75,9 @@ class ToMatrix:
                 # Carried already (a redelivery), or written by porch itself (an echo).
                 continue
             if post.author.username.lower() == self.ctx.discourse.relay_username.lower():
-                self.ctx.audit(row, link, ignore("echo", "posted by porch's relay account"), "porch")
+                self.ctx.audit(
+                    row, link, ignore("echo", "posted by porch's relay account"), "porch"
+                )
                 continue
             decision = self._decide(link, post)
             self.ctx.audit(row, link, decision, post.author.username)
@@ -115,9 +119,7 @@ class ToMatrix:
     def _send_root(self, row: InboxRow, link: LinkConfig, room: RoomID, post: ForumPost) -> Thread:
         ghost = self._ghost(post.author, room)
         content = self._root_content(post, post.topic_title)
-        event_id = self.ctx.chat.send(
-            room, content, as_user=ghost, txn_id=_txn(row, link, "root")
-        )
+        event_id = self.ctx.chat.send(room, content, as_user=ghost, txn_id=_txn(row, link, "root"))
         thread = Thread(link.name, post.topic_id, room, event_id, post.post_id, Platform.FORUM)
         root = Message(
             link.name,
@@ -227,9 +229,7 @@ class ToMatrix:
         if "formatted_body" in new:
             edit["format"] = "org.matrix.custom.html"
             edit["formatted_body"] = "* " + new["formatted_body"]
-        self.ctx.chat.send(
-            copy.room_id, edit, as_user=copy.sender, txn_id=_txn(row, link, "edit")
-        )
+        self.ctx.chat.send(copy.room_id, edit, as_user=copy.sender, txn_id=_txn(row, link, "edit"))
 
     def _destroyed(self, row: InboxRow, post: ForumPost, cause: str) -> None:
         for copy in self._forum_copies(post.post_id):

@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="porch", description="A policy-aware bridge between Discourse and Matrix."
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     sub = parser.add_subparsers(required=True, metavar="command")
 
     def command(name: str, help_text: str, needs_config: bool = True) -> argparse.ArgumentParser:
@@ -53,9 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_serve)
 
     p = command("check", "validate the config file; exit 0 when it is usable")
-    p.add_argument(
-        "--online", action="store_true", help="also reach the forum and the homeserver"
-    )
+    p.add_argument("--online", action="store_true", help="also reach the forum and the homeserver")
     p.set_defaults(func=_check)
 
     p = command("registration", "print the appservice registration YAML for the homeserver")
@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--id", type=int, help="only this inbox event (see porch status)")
     p.set_defaults(func=_retry)
 
-    p = command("demo", "run a local sandbox: homeserver, forum, porch and a scripted exchange", False)
+    p = command(
+        "demo", "run a local sandbox: homeserver, forum, porch and a scripted exchange", False
+    )
     p.add_argument("--workdir", help="where the sandbox keeps its files (default: a temp dir)")
     p.add_argument(
         "--exit-after-script",
@@ -154,7 +156,11 @@ def _status(args: argparse.Namespace) -> int:
             failures.add_column(column)
         for row in dead:
             failures.add_row(
-                str(row.id), row.kind.value, row.conversation, str(row.attempts), row.last_error or ""
+                str(row.id),
+                row.kind.value,
+                row.conversation,
+                str(row.attempts),
+                row.last_error or "",
             )
         console.print(failures)
     return 0

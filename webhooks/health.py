@@ -20,7 +20,7 @@ def health_blueprint(store: Store) -> Blueprint:
     @door.get("/healthz")
     def healthz() -> tuple[Response, int]:
         try:
-            with store.db.begin() as conn:
+            with store.db.read() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as exc:
             # The exception text may hold the database URL and its password: only its type.

@@ -94,7 +94,9 @@ class Porch:
         self.store.close()
 
 
-def build(config: PorchConfig, role: Role = Role.ALL, *, clock: Callable[[], float] = time.time) -> Porch:
+def build(
+    config: PorchConfig, role: Role = Role.ALL, *, clock: Callable[[], float] = time.time
+) -> Porch:
     """Open the store (migrating it) and wire up the parts ``role`` runs."""
     store = Store.open(config.store.url, pool_size=config.store.pool_size)
     porch = Porch(config, store, role)
@@ -122,7 +124,9 @@ def build(config: PorchConfig, role: Role = Role.ALL, *, clock: Callable[[], flo
             clock=clock,
         )
         porch.chat = chat
-        porch.worker = Worker(store.inbox, Relay(ctx), config.relay, worker_identity(), clock=clock)
+        porch.worker = Worker(
+            store.inbox, Relay(ctx), config.relay, worker_identity(), clock=clock
+        )
         wake = porch.worker.wake.set
     if role is Role.WEB:
         porch.chat = AppserviceAPI(config.matrix)

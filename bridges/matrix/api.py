@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import requests
 
@@ -42,6 +42,11 @@ _DEFAULT_RETRY_AFTER = 1.0
 def _seg(value: str) -> str:
     """One URL path segment: ids carry ``!``, ``#``, ``:``, ``$`` and possibly ``/``."""
     return quote(value, safe="")
+
+
+def _where(method: str, path: str) -> str:
+    """How errors name a call: readable ids, and never the query string (or a token)."""
+    return f"{method} {unquote(path)}"
 
 
 class AppserviceAPI:
@@ -167,7 +172,9 @@ class AppserviceAPI:
                         raise ValueError(f"{uri} is larger than {max_bytes} bytes")
                     chunks.append(chunk)
             except requests.RequestException as exc:
-                raise MatrixUnavailable(f"GET {path}", response.status_code, None, str(exc)) from exc
+                raise MatrixUnavailable(
+                    _where("GET", path), response.status_code, None, str(exc)
+                ) from exc
         content_type = response.headers.get("Content-Type", "application/octet-stream")
         return b"".join(chunks), content_type
 
@@ -215,18 +222,17 @@ class AppserviceAPI:
         self._remember_joined(room_id, as_user)
 
     def invite(self, room_id: RoomID, user_id: UserID, as_user: UserID | None = None) -> None:
-        """Invite ``user_id`` (as the bot unless ``as_user``); already joined or invited is fine."""
+        """Invite ``user_id`` (as the bot unless ``as_user``); a member or invitee is fine."""
         path = f"{_CLIENT}/rooms/{_seg(room_id)}/invite"
         try:
             self._json("POST", path, as_user=as_user, body={"user_id": user_id})
         except MatrixError as exc:
             # Synapse refuses to invite a member with M_FORBIDDEN; tell that apart from a real
             # refusal by looking at the membership instead of at the error text.
-            if is_errcode(exc, "M_FORBIDDEN") and self._membership(
-                room_id, user_id, as_user
-            ) in ("join", "invite"):
-                return
-            raise
+            if not is_errcode(exc, "M_FORBIDDEN"):
+                raise
+            if self._membership(room_id, user_id, as_user) not in ("join", "invite"):
+                raise
 
     def ensure_joined(self, room_id: RoomID, user_id: UserID) -> None:
         """Make ``user_id`` a member: join, and if the room is closed the bot invites first.
@@ -384,7 +390,7 @@ class AppserviceAPI:
             answer = None
         if not isinstance(answer, dict):
             raise MatrixError(
-                f"{method} {path}", response.status_code, None, "the answer is not a JSON object"
+                _where(method, path), response.status_code, None, "the answer is not a JSON object"
             )
         return answer
 
@@ -406,7 +412,7 @@ class AppserviceAPI:
         The token travels only in the ``Authorization`` header, and errors name the method
         and path (never the query string), so no message or log line can carry it.
         """
-        where = f"{method} {path}"
+        where = _where(method, path)
         query = dict(params or {})
         if as_user is not None:
             query["user_id"] = as_user

@@ -21,9 +21,7 @@ class MatrixError(Exception):
         message: the homeserver's ``error`` text, or a description of the failure.
     """
 
-    def __init__(
-        self, where: str, status: int | None, errcode: str | None, message: str
-    ) -> None:
+    def __init__(self, where: str, status: int | None, errcode: str | None, message: str) -> None:
         self.where = where
         self.status = status
         self.errcode = errcode

@@ -137,7 +137,7 @@ class Ghosts:
         user_id = self.user_id_for(author.username)
         record = self.profiles.ghost(user_id)
         if record is None:
-            self.api.ensure_registered(user_id[1:].rsplit(":", 1)[0])
+            self.api.ensure_registered(ghost_localpart(self.prefix, author.username))
             record = Ghost(user_id, None, None, None)
             self.profiles.save_ghost(record, self.clock())
 
@@ -165,17 +165,20 @@ class Ghosts:
     ) -> ContentURI | None:
         """Upload the avatar at ``source`` (once per URL) and set it; ``None`` if that failed."""
         uri = self.profiles.media_for(source)
+        if uri is None:
+            try:
+                data, content_type = self.fetch(source)
+            except Exception as exc:
+                # ``fetch`` is the caller's and fails in its own ways; an avatar is cosmetic.
+                log.warning("ghosts: avatar of %s not fetched from %s: %s", user_id, source, exc)
+                return None
         try:
             if uri is None:
-                data, content_type = self.fetch(source)
                 uri = self.api.upload(data, content_type, source.rsplit("/", 1)[-1] or None)
                 self.profiles.save_media(source, uri, self.clock())
             if uri != current:
                 self.api.set_avatar_url(user_id, uri)
         except MatrixError as exc:
             log.warning("ghosts: avatar of %s not set: %s", user_id, exc)
-            return None
-        except Exception as exc:  # noqa: BLE001 -- fetch is the caller's; an avatar is cosmetic
-            log.warning("ghosts: avatar of %s not fetched from %s: %s", user_id, source, exc)
             return None
         return uri

@@ -58,7 +58,7 @@ class AuditLog:
         query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
         if inbox_id is not None:
             query = query.where(audit.c.inbox_id == inbox_id)
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             rows = list(conn.execute(query))
         return [
             AuditEntry(

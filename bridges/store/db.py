@@ -64,9 +64,11 @@ def create_engine(url: str, pool_size: int = 5) -> sa.Engine:
             cursor.close()
 
         @sa.event.listens_for(engine, "begin")
-        def _begin_immediate(conn: sa.Connection) -> None:
-            # Take the write lock at BEGIN so that read-then-write transactions cannot deadlock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: sa.Connection) -> None:
+            # Writers take the write lock at BEGIN so that read-then-write transactions cannot
+            # deadlock; readers must not, or every read would queue behind the worker's writes.
+            read_only = conn.get_execution_options().get("porch_read_only", False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         # pysqlite's own transaction handling would issue a plain BEGIN first.
         @sa.event.listens_for(engine, "connect")
@@ -94,6 +96,12 @@ class Database:
     def begin(self) -> Iterator[sa.Connection]:
         """A connection in a transaction that commits on success and rolls back on error."""
         with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection in a read-only transaction (on SQLite it takes no write lock)."""
+        with self.engine.connect().execution_options(porch_read_only=True) as conn, conn.begin():
             yield conn
 
     def schema_version(self) -> int:

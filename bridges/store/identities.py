@@ -67,7 +67,7 @@ class Identities:
         return self._one(sa.func.lower(identities.c.forum_username) == username.lower())
 
     def _one(self, where: sa.ColumnElement[bool]) -> Identity | None:
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(identities).where(where)).first()
         if row is None:
             return None

@@ -270,7 +270,7 @@ class Inbox:
             return int(result.rowcount)
 
     def get(self, inbox_id: int) -> InboxRow | None:
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(inbox).where(inbox.c.id == inbox_id)).first()
         return None if row is None else InboxRow.from_row(row)
 
@@ -279,7 +279,7 @@ class Inbox:
         query = sa.select(inbox).order_by(inbox.c.id)
         if status is not None:
             query = query.where(inbox.c.status == status)
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             return [InboxRow.from_row(r) for r in conn.execute(query)]
 
     def stats(self) -> list[ConversationStats]:
@@ -293,7 +293,7 @@ class Inbox:
             .group_by(inbox.c.conversation)
             .order_by(inbox.c.conversation)
         )
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             return [
                 ConversationStats(
                     str(c), int(p or 0), None if o is None else float(o), int(d or 0)

@@ -124,7 +124,7 @@ class Mapping:
 
     def thread_for_topic(self, link: LinkName, topic_id: TopicID) -> Thread | None:
         query = sa.select(threads).where(threads.c.link == link, threads.c.topic_id == topic_id)
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _thread(row)
 
@@ -132,14 +132,14 @@ class Mapping:
         query = sa.select(threads).where(
             threads.c.room_id == room_id, threads.c.root_event_id == root_event_id
         )
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _thread(row)
 
     def threads_for_topic(self, topic_id: TopicID) -> list[Thread]:
         """Every link's thread for a topic (a topic may be carried into several rooms)."""
         query = sa.select(threads).where(threads.c.topic_id == topic_id).order_by(threads.c.id)
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             return [_thread(r) for r in conn.execute(query)]
 
     # --- messages --------------------------------------------------------------------------
@@ -176,14 +176,14 @@ class Mapping:
 
     def message_for_post(self, link: LinkName, post_id: PostID) -> Message | None:
         query = sa.select(messages).where(messages.c.link == link, messages.c.post_id == post_id)
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _message(row)
 
     def messages_for_post(self, post_id: PostID) -> list[Message]:
         """Every link's copy of a post."""
         query = sa.select(messages).where(messages.c.post_id == post_id).order_by(messages.c.id)
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             return [_message(r) for r in conn.execute(query)]
 
     def message_for_post_number(
@@ -194,7 +194,7 @@ class Mapping:
             messages.c.topic_id == topic_id,
             messages.c.post_number == post_number,
         )
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _message(row)
 
@@ -202,7 +202,7 @@ class Mapping:
         query = sa.select(messages).where(
             messages.c.room_id == room_id, messages.c.event_id == event_id
         )
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _message(row)
 
@@ -214,7 +214,7 @@ class Mapping:
             .order_by(messages.c.id.desc())
             .limit(1)
         )
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _message(row)
 
@@ -232,5 +232,5 @@ class Mapping:
             .where(messages.c.link == link, messages.c.topic_id == topic_id)
             .order_by(messages.c.id)
         )
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             return [_message(r) for r in conn.execute(query)]

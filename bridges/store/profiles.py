@@ -41,7 +41,7 @@ class Profiles:
         self.db = db
 
     def ghost(self, user_id: UserID) -> Ghost | None:
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(ghosts).where(ghosts.c.user_id == user_id)).first()
         if row is None:
             return None
@@ -69,7 +69,7 @@ class Profiles:
                 )
 
     def media_for(self, source_url: str) -> ContentURI | None:
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             uri = conn.execute(
                 sa.select(media.c.content_uri).where(media.c.source_url == source_url)
             ).scalar()

@@ -67,7 +67,11 @@ def test_conversation_order_holds_while_its_head_is_retried(store: Store) -> Non
     worker.run_once()
     worker.run_once()
     assert handler.seen == ["a1", "b1", "a1", "a2"]
-    assert {r.payload: r.status for r in store.inbox.rows()} == {"a1": DONE, "a2": DONE, "b1": DONE}
+    assert {r.payload: r.status for r in store.inbox.rows()} == {
+        "a1": DONE,
+        "a2": DONE,
+        "b1": DONE,
+    }
 
 
 def test_backoff_doubles_and_event_is_parked_after_max_attempts(store: Store) -> None:

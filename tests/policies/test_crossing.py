@@ -10,7 +10,9 @@ from policies.decision import Outcome
 DIRECTIONS = ["forum-to-chat", "chat-to-forum", "both"]
 
 
-def forum_post(direction: str = "both", post_type: int = 1, archetype: str = "regular") -> Crossing:
+def forum_post(
+    direction: str = "both", post_type: int = 1, archetype: str = "regular"
+) -> Crossing:
     return Crossing("discourse", direction, "town", post_type=post_type, archetype=archetype)
 
 

@@ -27,13 +27,21 @@ from webhooks.config import PorchConfig, parse_config
 class PorchProcess:
     """One porch service process and the config it runs with."""
 
-    def __init__(self, workdir: Path, data: dict[str, Any]) -> None:
+    def __init__(self, workdir: Path, data: dict[str, Any], name: str = "porch") -> None:
         self.workdir = workdir
         self.data = data
         self.config_path = workdir / "porch.yaml"
-        self.log_path = workdir / "porch.log"
+        self.log_path = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.write()
+        self.siblings: list[PorchProcess] = []
+        if name == "porch":
+            self.write()
+
+    def sibling(self, name: str) -> PorchProcess:
+        """Another process on the same config and store (e.g. a separate worker)."""
+        other = PorchProcess(self.workdir, self.data, name)
+        self.siblings.append(other)
+        return other
 
     @property
     def config(self) -> PorchConfig:
@@ -50,19 +58,35 @@ class PorchProcess:
         assert self.proc is None or self.proc.poll() is not None, "porch is already running"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "webhooks.cli", "--log-level", "debug", "serve",
-             "-c", str(self.config_path), *args],
+            [
+                sys.executable,
+                "-m",
+                "webhooks.cli",
+                "--log-level",
+                "debug",
+                "serve",
+                "-c",
+                str(self.config_path),
+                *args,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         log.close()
+        if "worker" in args:
+            wait_until(
+                lambda: "worker running" in self.log_tail(), timeout, "the porch worker to start"
+            )
+            return
 
         def healthy() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"porch exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise AssertionError(
+                    f"porch exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
             try:
                 return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except requests.RequestException:
@@ -173,3 +197,5 @@ def porch_factory(
     yield make
     for process in made:
         process.stop()
+        for sibling in process.siblings:
+            sibling.stop()

@@ -49,7 +49,9 @@ def _wait(what: str, predicate: Callable[[], object], timeout: float = 30.0) -> 
     raise TimeoutError(f"{what} did not happen within {timeout:.0f}s")
 
 
-def demo_config(workdir: Path, *, forum_url: str, homeserver: str, porch_port: int) -> dict[str, Any]:
+def demo_config(
+    workdir: Path, *, forum_url: str, homeserver: str, porch_port: int
+) -> dict[str, Any]:
     """The sandbox's porch config, with fresh secrets; the link's room is filled in later."""
     return {
         "discourse": {
@@ -110,9 +112,7 @@ def run_demo(workdir: str | None = None, exit_after_script: bool = False) -> int
     registration = base / "registration.yaml"
     registration.write_text(registration_yaml(config.matrix), encoding="utf-8")
 
-    synapse = SandboxSynapse(
-        base / "synapse", port=synapse_port, registrations=[registration]
-    )
+    synapse = SandboxSynapse(base / "synapse", port=synapse_port, registrations=[registration])
     forum = SandboxForum(
         api_key=config.discourse.api_key.get_secret_value(),
         webhook_url=f"http://127.0.0.1:{porch_port}/discourse/webhook",
@@ -195,12 +195,16 @@ def _script(forum: SandboxForum, carol: SandboxMember, room: str) -> None:
     _step(f"  ... it appears in the room as a thread root from {root['sender']}")
 
     _step("bob replies on the forum ...")
-    forum.reply("bob", first["topic_id"], "Library steps: people wait there for the bus every day.")
+    forum.reply(
+        "bob", first["topic_id"], "Library steps: people wait there for the bus every day."
+    )
     reply = carol.wait_for_message(room, "Library steps")
     _step(f"  ... it appears in the thread from {reply['sender']}")
 
     _step("carol answers from Matrix, inside the thread ...")
-    carol.send_text(room, "Agreed, the library steps. Shade in the afternoon too.", root["event_id"])
+    carol.send_text(
+        room, "Agreed, the library steps. Shade in the afternoon too.", root["event_id"]
+    )
     _wait(
         "carol's answer to reach the forum",
         lambda: any("Shade in the afternoon" in p["raw"] for p in forum.posts(first["topic_id"])),

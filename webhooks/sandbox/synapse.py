@@ -302,9 +302,7 @@ class SandboxSynapse:
         # and how transactions to them fare, which is what a failing test needs to see.
         return {
             "version": 1,
-            "formatters": {
-                "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
-            },
+            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
             "handlers": {
                 "file": {
                     "class": "logging.FileHandler",

@@ -1,0 +1,491 @@
+"""Porch's Discourse API client: pydiscourse's endpoints, with the transport porch needs.
+
+pydiscourse (``shared/reference/discourse.md`` §7) knows Discourse's endpoints but, as a
+transport, it does not suit a bridge: no shared connections, no timeout by default, one acting
+user per client object, and up to three blocking ``time.sleep`` calls (33 s) on a 429. Here
+its ``_request`` is replaced:
+
+- one ``requests.Session`` for every call (connection reuse), and a timeout on every call
+  (``discourse.timeout``);
+- the acting user (``Api-Username``) is chosen per call and per thread, never by changing
+  shared state, so two threads can post as two users at once;
+- a 429 raises :class:`ForumRateLimited` at once with the wait the forum asked for
+  (``Retry-After``, else ``extras.wait_seconds``); the caller schedules the retry;
+- every failure maps to one of the exceptions of :mod:`bridges.discourse.errors`.
+
+It adds what pydiscourse lacks: deleting and recovering posts, likes, uploads, a topic by id,
+and downloads of forum files restricted to the forum's own host.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.cookiejar
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from pydiscourse import DiscourseClient
+
+from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.errors import (
+    ForumAuthError,
+    ForumError,
+    ForumNotFound,
+    ForumRateLimited,
+    ForumRefusedURL,
+    ForumRejected,
+    ForumTooLarge,
+    ForumUnavailable,
+)
+from bridges.model import CategoryID, PostID, TopicID
+
+log = logging.getLogger(__name__)
+
+#: Discourse's ``post_action_type_id`` for a like.
+LIKE = 2
+#: When a 429 says nothing about how long to wait (pydiscourse waits this long too).
+DEFAULT_RETRY_AFTER = 10.0
+#: The avatar size substituted into an avatar template's ``{size}`` when downloading.
+AVATAR_SIZE = 240
+_MAX_REDIRECTS = 3
+
+
+@dataclass(frozen=True)
+class CreatedPost:
+    """The forum created the post."""
+
+    post_id: PostID
+    topic_id: TopicID
+    post_number: int
+    topic_slug: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class EnqueuedPost:
+    """The forum put the post in its review queue; it exists only once a moderator approves.
+
+    ``reason`` is only sent to staff users (``NewPostManager``).
+    """
+
+    pending_post_id: int | None
+    reason: str | None
+
+
+def _retry_after(response: requests.Response, body: Any) -> float:
+    """Seconds to wait: ``Retry-After`` (seconds or an HTTP date), else the JSON
+    ``extras.wait_seconds``, else :data:`DEFAULT_RETRY_AFTER`."""
+    header = response.headers.get("Retry-After", "").strip()
+    if header:
+        try:
+            return max(float(header), 0.0)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(header)
+                return max(when.timestamp() - time.time(), 0.0)
+            except (TypeError, ValueError):
+                pass
+    extras = body.get("extras") if isinstance(body, dict) else None
+    wait = extras.get("wait_seconds") if isinstance(extras, dict) else None
+    if isinstance(wait, int | float) and not isinstance(wait, bool):
+        return max(float(wait), 0.0)
+    return DEFAULT_RETRY_AFTER
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if "json" not in response.headers.get("Content-Type", "") or not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _messages(body: Any, response: requests.Response) -> list[str]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors:
+        return [str(e) for e in errors]
+    if isinstance(errors, dict):  # POST /users.json: {"errors": {"field": ["..."]}}
+        return [f"{k}: {v}" for k, v in errors.items()]
+    text = response.text.strip() if "html" not in response.headers.get("Content-Type", "") else ""
+    return [text[:300]] if text else [response.reason or f"HTTP {response.status_code}"]
+
+
+def raise_for_answer(verb: str, path: str, response: requests.Response) -> Any:
+    """The decoded JSON of a successful answer (None when empty), or the matching error."""
+    status = response.status_code
+    body = _json_or_none(response)
+    where = f"{verb} {path}"
+    if 200 <= status < 300:
+        if not response.content.strip():
+            return None
+        if body is None:
+            got = response.headers.get("Content-Type", "no content type")
+            raise ForumUnavailable(
+                f"{where}: expected JSON from the forum, got {got}", status=status
+            )
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if errors:
+            messages = _messages(body, response)
+            raise ForumRejected(
+                f"{where}: {'; '.join(messages)}",
+                status=status,
+                messages=messages,
+                error_type=body.get("error_type"),
+            )
+        return body
+    if 300 <= status < 400:
+        target = response.headers.get("Location", "?")
+        raise ForumUnavailable(
+            f"{where}: the forum redirected to {target}; is discourse.url the forum's address "
+            "(https, no path)?",
+            status=status,
+        )
+    error_type = body.get("error_type") if isinstance(body, dict) else None
+    messages = _messages(body, response)
+    text = f"{where} -> {status}: {'; '.join(messages)}"
+    if status == 429:
+        limit = response.headers.get("Discourse-Rate-Limit-Error-Code")
+        wait = _retry_after(response, body)
+        raise ForumRateLimited(wait, limit=limit, message=f"{text}; retry after {wait:g}s")
+    if status >= 500:
+        raise ForumUnavailable(text, status=status, error_type=error_type)
+    kind: type[ForumRejected] = ForumRejected
+    if status in (401, 403):
+        kind = ForumAuthError
+    elif status in (404, 410):
+        kind = ForumNotFound
+    raise kind(text, status=status, messages=messages, error_type=error_type)
+
+
+class _Transport(DiscourseClient):  # type: ignore[misc]  # pydiscourse is untyped
+    """pydiscourse's endpoint methods, sent through porch's session and error mapping."""
+
+    def __init__(self, config: DiscourseConfig, session: requests.Session) -> None:
+        super().__init__(
+            config.base_url,
+            config.api_username,
+            config.api_key.get_secret_value(),
+            timeout=config.timeout,
+        )
+        self._session = session
+        self._acting = threading.local()
+
+    @contextmanager
+    def acting_as(self, username: str | None) -> Iterator[None]:
+        """Send this thread's calls inside the block as ``username`` (None: porch itself)."""
+        if username is not None and not username.strip():
+            raise ValueError("as_user must be a forum username, not empty")
+        before = getattr(self._acting, "username", None)
+        self._acting.username = username
+        try:
+            yield
+        finally:
+            self._acting.username = before
+
+    def auth_headers(self) -> dict[str, str]:
+        username = getattr(self._acting, "username", None) or self.api_username
+        return {
+            "Accept": "application/json; charset=utf-8",
+            "Api-Key": self.api_key,
+            "Api-Username": username,
+        }
+
+    def _request(
+        self,
+        verb: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        override_request_kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One call, no retries and no sleeping: the answer's JSON or a ``ForumError``."""
+        try:
+            response = self._session.request(
+                verb,
+                self.host + path,
+                params=params,
+                files=files,
+                data=data,
+                json=json,
+                headers=self.auth_headers(),
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise ForumUnavailable(
+                f"{verb} {path}: the forum did not answer within {self.timeout:g}s"
+            ) from exc
+        except requests.RequestException as exc:
+            raise ForumUnavailable(f"{verb} {path}: cannot reach the forum ({exc})") from exc
+        log.debug("%s %s -> %s", verb, path, response.status_code)
+        return raise_for_answer(verb, path, response)
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ForumUnavailable(f"the forum's answer to {what} is not a JSON object")
+    return value
+
+
+def tag_names(tags: Any) -> list[str]:
+    """Topic tags as names: older forums send strings, newer ``{id, name, slug}`` objects."""
+    names = []
+    for tag in tags or ():
+        if isinstance(tag, str):
+            names.append(tag)
+        elif isinstance(tag, dict) and isinstance(tag.get("name"), str):
+            names.append(tag["name"])
+    return names
+
+
+def _refuse_cookies(session: requests.Session) -> None:
+    # Calls made as different users share this session: a forum session cookie set for one
+    # must never ride along with another's request.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+class ForumClient:
+    """Porch's calls to one Discourse forum, with an "all users" API key.
+
+    Thread-safe: every method may be called from several threads at once, each acting as a
+    different user. Methods without ``as_user`` act as ``discourse.api_username``.
+    """
+
+    def __init__(self, config: DiscourseConfig, session: requests.Session | None = None) -> None:
+        """``session`` may be shared with other clients; its cookie jar is set to refuse
+        cookies (see :func:`_refuse_cookies`)."""
+        self._config = config
+        self._session = session if session is not None else requests.Session()
+        _refuse_cookies(self._session)
+        self._api = _Transport(config, self._session)
+        base = urlsplit(config.base_url)
+        self._origin = (base.scheme.lower(), (base.hostname or "").lower(), _port(base))
+
+    # --- posts -------------------------------------------------------------------------------
+
+    def create_post(
+        self,
+        *,
+        as_user: str,
+        raw: str,
+        topic_id: TopicID | None = None,
+        title: str | None = None,
+        category_id: CategoryID | None = None,
+        reply_to_post_number: int | None = None,
+    ) -> CreatedPost | EnqueuedPost:
+        """A reply in ``topic_id``, or a new topic (``title``, ``category_id``), as ``as_user``.
+
+        The forum remembers API creations for 120 s: repeating an identical call (after a
+        timeout, say) returns the same post instead of a duplicate (reference §2.4).
+        """
+        if topic_id is None and not title:
+            raise ValueError("a new topic needs a title (or pass topic_id for a reply)")
+        extra: dict[str, Any] = {}
+        if reply_to_post_number is not None:
+            extra["reply_to_post_number"] = reply_to_post_number
+        with self._api.acting_as(as_user):
+            body = _dict(
+                self._api.create_post(
+                    raw, category_id=category_id, topic_id=topic_id, title=title, **extra
+                ),
+                "POST /posts",
+            )
+        if body.get("action") == "enqueued":
+            pending = body.get("pending_post")
+            pending_id = pending.get("id") if isinstance(pending, dict) else None
+            reason = body.get("reason")
+            return EnqueuedPost(
+                pending_post_id=pending_id if isinstance(pending_id, int) else None,
+                reason=reason if isinstance(reason, str) else None,
+            )
+        try:
+            return CreatedPost(
+                post_id=PostID(int(body["id"])),
+                topic_id=TopicID(int(body["topic_id"])),
+                post_number=int(body["post_number"]),
+                topic_slug=str(body.get("topic_slug") or ""),
+                raw=str(body.get("raw", raw)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ForumUnavailable(f"POST /posts: unexpected answer without {exc}") from exc
+
+    def edit_post(self, post_id: PostID, raw: str, *, as_user: str, edit_reason: str = "") -> None:
+        """Replace a post's text, as ``as_user`` (its author, or staff)."""
+        with self._api.acting_as(as_user):
+            self._api.update_post(post_id, raw, edit_reason)
+
+    def delete_post(self, post_id: PostID, *, as_user: str) -> None:
+        """Delete a post as ``as_user``: trashed when staff, marked "deleted by author" when
+        its non-staff author (the forum decides, reference §1.4)."""
+        with self._api.acting_as(as_user):
+            self._api._delete(f"/posts/{int(post_id)}.json")
+
+    def recover_post(self, post_id: PostID, *, as_user: str) -> None:
+        with self._api.acting_as(as_user):
+            self._api._put(f"/posts/{int(post_id)}/recover.json")
+
+    def get_post(self, post_id: PostID) -> dict[str, Any]:
+        """``GET /posts/{id}.json``: the post with its ``raw``."""
+        return _dict(self._api.post_by_id(int(post_id)), f"GET /posts/{post_id}")
+
+    def like(self, post_id: PostID, *, as_user: str) -> None:
+        """``as_user`` likes the post; liking it again is not an error."""
+        try:
+            with self._api.acting_as(as_user):
+                self._api._post("/post_actions.json", id=int(post_id), post_action_type_id=LIKE)
+        except ForumAuthError:
+            # Discourse answers a second like with 403; find out whether that was all.
+            with self._api.acting_as(as_user):
+                post = _dict(self._api.post_by_id(int(post_id)), f"GET /posts/{post_id}")
+            summary = post.get("actions_summary") or []
+            if not any(a.get("id") == LIKE and a.get("acted") for a in summary):
+                raise
+
+    # --- topics and categories ---------------------------------------------------------------
+
+    def topic(self, topic_id: TopicID) -> dict[str, Any]:
+        """``GET /t/{id}.json`` (first 20 posts, every post id). ``tags`` are names here,
+        whichever form the forum sent them in."""
+        body = _dict(self._api._get(f"/t/{int(topic_id)}.json"), f"GET /t/{topic_id}")
+        if "tags" in body:
+            body["tags"] = tag_names(body["tags"])
+        return body
+
+    def update_topic(
+        self,
+        topic_id: TopicID,
+        *,
+        as_user: str,
+        title: str | None = None,
+        category_id: CategoryID | None = None,
+    ) -> None:
+        """Retitle a topic and/or move it to another category."""
+        if title is None and category_id is None:
+            return
+        with self._api.acting_as(as_user):
+            self._api._put(f"/t/-/{int(topic_id)}.json", title=title, category_id=category_id)
+
+    def categories(self) -> list[dict[str, Any]]:
+        """The categories porch's account can see (``/categories.json``)."""
+        found = self._api.categories()
+        if not isinstance(found, list):
+            raise ForumUnavailable("GET /categories.json: no category list in the answer")
+        return [c for c in found if isinstance(c, dict)]
+
+    def category(self, category_id: CategoryID) -> dict[str, Any]:
+        """One category with ``read_restricted`` and, for an account that may edit it,
+        ``group_permissions``."""
+        body = _dict(self._api.category(int(category_id)), f"GET /c/{category_id}/show")
+        return _dict(body.get("category"), f"GET /c/{category_id}/show")
+
+    def user(self, username: str) -> dict[str, Any]:
+        """A user's profile (the ``user`` object of ``/u/{username}.json``)."""
+        return _dict(self._api.user(username), f"GET /users/{username}")
+
+    # --- files -------------------------------------------------------------------------------
+
+    def upload(
+        self, data: bytes, filename: str, content_type: str, *, as_user: str
+    ) -> dict[str, Any]:
+        """Upload a file for a post (``type=composer``); the answer has ``url``,
+        ``short_url`` and, for images, ``width``/``height``."""
+        with self._api.acting_as(as_user):
+            body = self._api._post(
+                "/uploads.json",
+                files={"file": (filename, data, content_type)},
+                type="composer",
+                synchronous="true",
+            )
+        return _dict(body, "POST /uploads.json")
+
+    def absolute_url(self, path: str) -> str:
+        """A forum URL as the forum sends it (``/uploads/...``) made absolute."""
+        return urljoin(self._config.base_url + "/", path)
+
+    def download(self, url: str, max_bytes: int) -> tuple[bytes, str]:
+        """Fetch a file from the forum: ``(bytes, content type)``.
+
+        Relative URLs (``/uploads/...``, avatar templates, whose ``{size}`` becomes
+        :data:`AVATAR_SIZE`) resolve against the forum. Only the forum's own scheme, host and
+        port are fetched, redirects included (no SSRF through a post's links); larger than
+        ``max_bytes`` raises :class:`ForumTooLarge`.
+        """
+        target = self.absolute_url(url.replace("{size}", str(AVATAR_SIZE)))
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._check_origin(target)
+            path = urlsplit(target).path
+            try:
+                response = self._session.get(
+                    target,
+                    headers=self._api.auth_headers(),
+                    timeout=self._config.timeout,
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.Timeout as exc:
+                raise ForumUnavailable(f"GET {path}: no answer in time") from exc
+            except requests.RequestException as exc:
+                raise ForumUnavailable(f"GET {path}: cannot reach the forum ({exc})") from exc
+            with response:
+                if response.is_redirect:
+                    target = urljoin(target, response.headers.get("Location", ""))
+                    continue
+                if response.status_code != 200:
+                    response.content  # noqa: B018 - read the body for the error message
+                    raise_for_answer("GET", path, response)
+                    raise ForumUnavailable(f"GET {path} -> {response.status_code}")
+                return self._read_limited(response, path, max_bytes)
+        raise ForumRejected(f"GET {url}: more than {_MAX_REDIRECTS} redirects")
+
+    def _read_limited(
+        self, response: requests.Response, path: str, max_bytes: int
+    ) -> tuple[bytes, str]:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise ForumTooLarge(f"GET {path}: {declared} bytes is over the {max_bytes} allowed")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise ForumTooLarge(f"GET {path}: more than the {max_bytes} bytes allowed")
+            chunks.append(chunk)
+        kind = response.headers.get("Content-Type", "application/octet-stream")
+        return b"".join(chunks), kind.split(";", 1)[0].strip()
+
+    def _check_origin(self, url: str) -> None:
+        parts = urlsplit(url)
+        origin = (parts.scheme.lower(), (parts.hostname or "").lower(), _port(parts))
+        if origin != self._origin or parts.username is not None:
+            raise ForumRefusedURL(
+                f"refusing to fetch {parts.scheme}://{parts.netloc}: not the forum"
+            )
+
+
+def _port(parts: Any) -> int | None:
+    try:
+        port: int | None = parts.port
+    except ValueError:
+        return -1
+    if port is None:
+        return {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return port
+
+
+__all__ = [
+    "CreatedPost",
+    "EnqueuedPost",
+    "ForumClient",
+    "ForumError",
+    "tag_names",
+]
