@@ -42,6 +42,11 @@ class LinkConfig(Section):
     policy: str | None = None
     #: Top-level chat messages start new topics (otherwise they stay in chat).
     topics_from_chat: bool = False
+    #: Carry reactions as forum likes (by linked users) and likes as reactions.
+    reactions: bool = False
+    #: Consecutive chat messages of one sender within this many seconds become one forum post
+    #: (0: every message is its own post).
+    merge_window: float = Field(default=0.0, ge=0, le=3600)
 
     @field_validator("room")
     @classmethod
@@ -69,3 +74,16 @@ class RelayConfig(Section):
     poll_interval: float = Field(default=0.2, gt=0)
     #: Heading for a chat message posted by the relay account for an unlinked user.
     chat_sender_template: str = "**{displayname}** ({user_id}) on Matrix:"
+    #: Largest file carried between the platforms, in bytes; larger ones become links.
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    @field_validator("chat_sender_template")
+    @classmethod
+    def _known_fields(cls, template: str) -> str:
+        try:
+            template.format(displayname="x", user_id="@x:y")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"may use {{displayname}} and {{user_id}} only ({type(exc).__name__}: {exc})"
+            ) from exc
+        return template
