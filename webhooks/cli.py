@@ -26,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Their request logs would print every access token in query strings and headers at DEBUG.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # Alembic narrates its own start-up at INFO; porch logs each migration it applies itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     command: int = args.func(args)
     return command
 

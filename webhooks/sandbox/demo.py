@@ -147,14 +147,15 @@ def run_demo(workdir: str | None = None, exit_after_script: bool = False) -> int
         _step(f"Porch is listening on http://127.0.0.1:{porch_port}")
 
         carol = SandboxMember(homeserver, "carol", password)
+        carol.set_displayname("Carol Clark")
         carol.join(room)
-        _script(forum, carol, room)
+        topic_id = _script(forum, carol, room)
 
         console.print()
         console.print("[bold green]The sandbox is running.[/] Look around:")
         console.print(f"  homeserver    {homeserver}   (user carol, password {password})")
         console.print(f"  room          {room}")
-        console.print(f"  forum API     {forum_url}/latest.json   {forum_url}/t/<id>.json")
+        console.print(f"  forum topic   {forum_url}/t/{topic_id}.json")
         console.print(f"  porch config  {config_path}")
         console.print(f"  porch log     {base / 'porch.log'}")
         console.print(f"  queue         porch status -c {config_path}")
@@ -182,7 +183,7 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _script(forum: SandboxForum, carol: SandboxMember, room: str) -> None:
+def _script(forum: SandboxForum, carol: SandboxMember, room: str) -> int:
     """The scripted exchange: a topic and a reply on the forum, an answer from chat."""
     _step("alice opens a topic on the forum ...")
     first = forum.create_topic(
@@ -213,3 +214,4 @@ def _script(forum: SandboxForum, carol: SandboxMember, room: str) -> None:
     _step(f"  ... it is post #{post['post_number']} of the topic, by {post['username']}:")
     for line in post["raw"].splitlines():
         console.print(f"      {line}")
+    return int(first["topic_id"])

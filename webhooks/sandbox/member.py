@@ -39,6 +39,11 @@ class SandboxMember:
         result: dict[str, Any] = response.json()
         return result
 
+    def set_displayname(self, name: str) -> None:
+        self._call(
+            "PUT", f"/profile/{quote(self.user_id)}/displayname", json={"displayname": name}
+        )
+
     def join(self, room_id: str) -> None:
         self._call("POST", f"/join/{quote(room_id)}", json={})
 
