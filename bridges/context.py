@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.errors import ForumNotFound
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
 from bridges.matrix.ghosts import Ghosts
-from bridges.model import LinkName, RoomID
+from bridges.model import CategoryID, LinkName, RoomID
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow
 from bridges.store.store import Store
@@ -33,6 +34,7 @@ class RelayContext:
     ghosts: Ghosts
     clock: Callable[[], float] = time.time
     _rooms: dict[LinkName, RoomID] = field(default_factory=dict)
+    _categories: dict[LinkName, CategoryID] = field(default_factory=dict)
 
     def room_of(self, link: LinkConfig) -> RoomID:
         """The link's room id (aliases resolved once), with porch's bot joined to it."""
@@ -43,6 +45,26 @@ class RelayContext:
             self.chat.ensure_joined(room, self.chat.bot_user_id)
             self._rooms[link.name] = room
         return room
+
+    def category_of(self, link: LinkConfig) -> CategoryID:
+        """The id of the link's category (a slug looked up once in ``/categories.json``).
+
+        Raises :class:`ForumNotFound` when porch's forum account sees no such category.
+        """
+        category = link.forum.category
+        if isinstance(category, int) or category.isdigit():
+            return CategoryID(int(category))
+        known = self._categories.get(link.name)
+        if known is None:
+            found = next((c for c in self.forum.categories() if c.get("slug") == category), None)
+            if found is None or not isinstance(found.get("id"), int):
+                raise ForumNotFound(
+                    f"links: {link.name}: the forum has no category {category!r} that porch's "
+                    f"account {self.discourse.api_username} can see"
+                )
+            known = CategoryID(int(found["id"]))
+            self._categories[link.name] = known
+        return known
 
     def link_for_room(self, room_id: RoomID) -> LinkConfig | None:
         """The link whose room is ``room_id``, resolving aliases as needed."""

@@ -64,6 +64,7 @@ class EventKind(StrEnum):
     TOPIC_EDITED = "forum.topic_edited"
     TOPIC_DESTROYED = "forum.topic_destroyed"
     TOPIC_RECOVERED = "forum.topic_recovered"
+    POST_LIKED = "forum.post_liked"
     CHAT_MESSAGE = "matrix.message"
     CHAT_REDACTION = "matrix.redaction"
     CHAT_REACTION = "matrix.reaction"
@@ -137,6 +138,17 @@ class ForumTopic:
 
 
 @dataclass(frozen=True, slots=True)
+class ForumLike:
+    """A Discourse like, as carried by a ``post_liked`` webhook (event type ``like``).
+
+    Discourse sends no webhook when a like is taken back, so there is no "unliked" event.
+    """
+
+    post: ForumPost
+    liker: Author
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     """A Matrix ``m.room.message`` (or its edit), reduced to what crossing needs.
 
@@ -180,7 +192,7 @@ class ChatReaction:
     key: str
 
 
-InboxPayload = ForumPost | ForumTopic | ChatMessage | ChatRedaction | ChatReaction
+InboxPayload = ForumPost | ForumTopic | ForumLike | ChatMessage | ChatRedaction | ChatReaction
 
 #: Which neutral type each inbox kind carries; the inbox stores the payload as JSON.
 PAYLOAD_TYPES: dict[EventKind, type[InboxPayload]] = {
@@ -191,6 +203,7 @@ PAYLOAD_TYPES: dict[EventKind, type[InboxPayload]] = {
     EventKind.TOPIC_EDITED: ForumTopic,
     EventKind.TOPIC_DESTROYED: ForumTopic,
     EventKind.TOPIC_RECOVERED: ForumTopic,
+    EventKind.POST_LIKED: ForumLike,
     EventKind.CHAT_MESSAGE: ChatMessage,
     EventKind.CHAT_REDACTION: ChatRedaction,
     EventKind.CHAT_REACTION: ChatReaction,

@@ -2,7 +2,8 @@
 
 For every event it finds the links involved, asks ``policies`` for a decision, writes the
 decision to the audit log and, when the event may cross, delivers it and records the mapping.
-Delivery code per direction lives in :mod:`bridges.to_matrix` and :mod:`bridges.to_forum`.
+Delivery code per direction lives in :mod:`bridges.to_matrix` and :mod:`bridges.to_forum`;
+reactions and likes, both ways, in :mod:`bridges.reactions`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from bridges import codec
 from bridges.context import RelayContext
 from bridges.discourse.errors import ForumRateLimited, ForumUnavailable
 from bridges.matrix.errors import MatrixRateLimited, MatrixUnavailable
+from bridges.model import ChatReaction, ChatRedaction, ForumLike, InboxPayload
+from bridges.reactions import ReactionRelay
 from bridges.store.inbox import InboxRow
 from bridges.to_forum import ToForum
 from bridges.to_matrix import ToMatrix
 from bridges.worker import RetryLater
 
 log = logging.getLogger(__name__)
+
+#: Longest wait between two tries while the homeserver cannot be reached at all, so that its
+#: return is noticed soon even with a long ``relay.backoff_max``.
+OUTAGE_MAX_WAIT = 30.0
+#: Answers that mean "the homeserver is not there" (a proxy in front of a stopped one).
+_GATEWAY_ERRORS = frozenset({502, 503, 504})
 
 
 class Relay:
@@ -28,20 +37,48 @@ class Relay:
         self.ctx = ctx
         self.to_matrix = ToMatrix(ctx)
         self.to_forum = ToForum(ctx)
+        self.reactions = ReactionRelay(ctx)
+        #: Consecutive deliveries that found the homeserver unreachable.
+        self._outage = 0
 
     def handle(self, row: InboxRow) -> None:
         """Deliver one inbox event; raises :class:`RetryLater` when it must wait."""
         event = codec.decode(row.kind, row.payload)
         try:
-            if row.kind.value.startswith("forum."):
-                self.to_matrix.handle(row, event)
-            else:
-                self.to_forum.handle(row, event)
+            self._route(row, event)
         except ForumRateLimited as exc:
             raise RetryLater(f"forum rate limit: {exc}", exc.retry_after, counts=False) from exc
         except MatrixRateLimited as exc:
             raise RetryLater(
                 f"homeserver rate limit: {exc}", exc.retry_after, counts=False
             ) from exc
-        except (ForumUnavailable, MatrixUnavailable) as exc:
+        except MatrixUnavailable as exc:
+            if exc.status is None or exc.status in _GATEWAY_ERRORS:
+                # An outage is the homeserver's, not this event's: waiting for it must never
+                # make the event a dead letter, however long it lasts.
+                raise RetryLater(
+                    f"homeserver unreachable: {exc}", self._outage_wait(), counts=False
+                ) from exc
             raise RetryLater(str(exc)) from exc
+        except ForumUnavailable as exc:
+            raise RetryLater(str(exc)) from exc
+        self._outage = 0
+
+    def _route(self, row: InboxRow, event: InboxPayload) -> None:
+        if isinstance(event, ForumLike):
+            self.reactions.forum_like(row, event)
+        elif isinstance(event, ChatReaction):
+            self.reactions.chat_reaction(row, event)
+        elif isinstance(event, ChatRedaction) and self.reactions.owns_redaction(event):
+            self.reactions.chat_unreaction(row, event)
+        elif row.kind.value.startswith("forum."):
+            self.to_matrix.handle(row, event)
+        else:
+            self.to_forum.handle(row, event)
+
+    def _outage_wait(self) -> float:
+        """Exponential backoff over the whole outage (not per event), capped."""
+        config = self.ctx.relay
+        wait = config.backoff_initial * 2.0 ** min(self._outage, 30)
+        self._outage += 1
+        return min(wait, config.backoff_max, OUTAGE_MAX_WAIT)

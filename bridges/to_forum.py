@@ -1,18 +1,28 @@
 """Chat -> forum: messages in carried threads become replies in their topics.
 
-A sender with a linked forum account posts as themselves, so the forum's own permissions,
-limits and watched words apply to them; anyone else is posted by the relay account under a
-heading that names them. Edits and redactions by the original sender follow.
+- A message in a carried thread becomes a reply in its topic, a genuine reply
+  (``reply_to_post_number``) when it answers a carried message; a plain reply to a carried
+  message outside any thread belongs to that message's topic too.
+- With ``topics_from_chat`` a top-level message starts a topic in the link's category and
+  becomes its thread root; otherwise top-level messages stay in chat.
+- With ``merge_window`` consecutive messages of one sender become one post
+  (:mod:`bridges.merged_posts`).
+- Edits and redactions by the original sender follow (:mod:`bridges.to_forum_changes`).
+
+Thread model: ``shared/DESIGN.md``. Exactly once: a retried ``POST /posts`` with the same text
+returns the first post (the forum's 120 s memo), and merging recognises its own marker.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
+from bridges.chat_posting import ChatPosting, ForumAuthor
 from bridges.context import RelayContext
-from bridges.discourse.client import CreatedPost
-from bridges.discourse.errors import ForumRejected
-from bridges.formatting import matrix_to_forum
+from bridges.discourse.client import CreatedPost, EnqueuedPost
+from bridges.discourse.errors import ForumNotFound, ForumRejected
+from bridges.formatting import title_from_text
 from bridges.links import LinkConfig
 from bridges.model import (
     ChatMessage,
@@ -20,15 +30,30 @@ from bridges.model import (
     EventID,
     InboxPayload,
     Platform,
-    RoomID,
-    UserID,
 )
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message, Thread
-from policies.crossing import Crossing, decide, ignore, retract
+from bridges.store.post_parts import Part
+from bridges.to_forum_changes import ChatChanges
+from policies.crossing import ignore
 from policies.decision import Decision, Outcome
 
 log = logging.getLogger(__name__)
+
+#: Discourse's default ``min_topic_title_length`` and ``max_topic_title_length``.
+TITLE_MIN = 15
+TITLE_MAX = 255
+#: Discourse's answer to a title in use (``allow_duplicate_topic_titles`` off), in English.
+_TITLE_TAKEN = "has already been used"
+
+
+def _dated(title: str, origin_server_ts: int) -> str:
+    """``title`` made distinct by the time the message was sent (UTC, to the minute)."""
+    sent = datetime.fromtimestamp(origin_server_ts / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    suffix = f" ({sent} UTC)"
+    if len(title) + len(suffix) > TITLE_MAX:
+        title = title[: TITLE_MAX - len(suffix) - 1].rstrip() + "…"
+    return title + suffix
 
 
 class ToForum:
@@ -36,6 +61,8 @@ class ToForum:
 
     def __init__(self, ctx: RelayContext) -> None:
         self.ctx = ctx
+        self.posting = ChatPosting(ctx)
+        self.changes = ChatChanges(ctx, self.posting)
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
         if isinstance(event, ChatMessage):
@@ -43,174 +70,247 @@ class ToForum:
             if link is None:
                 return
             if event.replaces is not None:
-                self._edit(row, link, event)
+                self.changes.edit(row, link, event)
             else:
                 self._message(row, link, event)
         elif isinstance(event, ChatRedaction):
             link = self.ctx.link_for_room(event.room_id)
             if link is not None:
-                self._redaction(row, link, event)
+                self.changes.redaction(row, link, event)
 
     # --- new messages ----------------------------------------------------------------------
 
     def _message(self, row: InboxRow, link: LinkConfig, msg: ChatMessage) -> None:
-        mapping = self.ctx.store.mapping
-        if mapping.message_for_event(msg.room_id, msg.event_id) is not None:
-            return
-        thread = None
-        if msg.thread_root is not None:
-            thread = mapping.thread_for_root(msg.room_id, msg.thread_root)
-        elif msg.in_reply_to is not None:
-            # A plain reply to a carried message belongs to that message's topic.
-            target = mapping.message_for_event(msg.room_id, msg.in_reply_to)
-            if target is not None:
-                thread = mapping.thread_for_topic(link.name, target.topic_id)
+        if self.posting.locate(msg.room_id, msg.event_id) is not None:
+            return  # carried already: the homeserver sent it again
+        thread = self._thread_of(msg)
+        if thread is not None and thread.link != link.name:
+            # A room in several links: the thread belongs to the link that carried it.
+            link = next((lk for lk in self.ctx.links if lk.name == thread.link), link)
         if thread is None:
+            if msg.thread_root is None and link.topics_from_chat:
+                self._new_topic(row, link, msg)
+                return
             reason = (
                 "top-level chat messages stay in chat"
                 if msg.thread_root is None
-                else ("the thread is not carried to the forum")
+                else "the thread is not carried to the forum"
             )
             self.ctx.audit(row, link, ignore("not-a-carried-thread", reason), msg.sender)
             return
-        decision = self._decide(link, msg)
+        decision = self.posting.decide(link, msg)
         self.ctx.audit(row, link, decision, msg.sender)
         if not decision.crosses:
             return
-        as_user, raw = self._compose(msg)
-        reply_to = None
-        if msg.in_reply_to is not None:
-            target = mapping.message_for_event(msg.room_id, msg.in_reply_to)
-            if target is not None and target.topic_id == thread.topic_id:
-                reply_to = target.post_number
+        author = self.posting.author(msg)
+        text = self.posting.text(msg, author.username)
+        reply_to = self._reply_target(msg, thread)
+        if reply_to is None and self._merge(link, thread, msg, author, text):
+            return
         try:
             result = self.ctx.forum.create_post(
-                as_user=as_user,
-                raw=raw,
+                as_user=author.username,
+                raw=author.raw(text),
                 topic_id=thread.topic_id,
                 reply_to_post_number=reply_to,
             )
         except ForumRejected as exc:
-            self._rejected(row, link, thread, msg, str(exc))
+            self._rejected(row, link, msg, thread.root_event_id, exc)
             return
-        if isinstance(result, CreatedPost):
-            mapping.add_message(
-                Message(
-                    link.name,
-                    result.post_id,
-                    result.topic_id,
-                    result.post_number,
-                    msg.room_id,
-                    msg.event_id,
-                    msg.sender,
-                    Platform.CHAT,
-                    False,
-                ),
-                self.ctx.clock(),
-            )
-        else:
-            held = Decision(
-                Outcome.HELD, "forum-review-queue", "forum", result.reason or "awaits approval"
-            )
-            self.ctx.audit(row, link, held, msg.sender)
-
-    def _decide(self, link: LinkConfig, msg: ChatMessage) -> Decision:
-        return decide(
-            Crossing(
-                source=Platform.CHAT.value,
-                direction=link.direction.value,
-                link=link.name,
-                is_notice=msg.msgtype == "m.notice",
-            )
-        )
-
-    def _compose(self, msg: ChatMessage) -> tuple[str, str]:
-        """Who posts on the forum, and the markdown they post."""
-        raw = matrix_to_forum(msg.body, msg.formatted_body, mentions=self._mention)
-        if msg.msgtype == "m.emote":
-            raw = f"*{self._displayname(msg.room_id, msg.sender)} {raw}*"
-        identity = self.ctx.store.identities.by_matrix_user(msg.sender)
-        if identity is not None:
-            return identity.forum_username, raw
-        heading = self.ctx.relay.chat_sender_template.format(
-            displayname=self._displayname(msg.room_id, msg.sender), user_id=msg.sender
-        )
-        return self.ctx.discourse.relay_username, f"{heading}\n\n{raw}"
-
-    def _mention(self, user_id: UserID) -> str | None:
-        identity = self.ctx.store.identities.by_matrix_user(user_id)
-        if identity is not None:
-            return identity.forum_username
-        username = self.ctx.ghosts.username_for(user_id)
-        return None if username is None else str(username)
-
-    def _displayname(self, room_id: RoomID, user_id: UserID) -> str:
-        member = self.ctx.chat.room_state(room_id, "m.room.member", user_id) or {}
-        name = member.get("displayname")
-        return str(name) if name else user_id.split(":", 1)[0].lstrip("@")
-
-    def _rejected(
-        self, row: InboxRow, link: LinkConfig, thread: Thread, msg: ChatMessage, why: str
-    ) -> None:
-        """The forum refused the post for good: record it and tell the sender in the thread."""
-        refused = Decision(Outcome.REFUSED, "forum-rejected", "forum", why)
-        self.ctx.audit(row, link, refused, msg.sender)
-        notice = {
-            "msgtype": "m.notice",
-            "body": f"Not posted to the forum: {why}",
-            "m.relates_to": {
-                "rel_type": "m.thread",
-                "event_id": thread.root_event_id,
-                "is_falling_back": False,
-                "m.in_reply_to": {"event_id": msg.event_id},
-            },
-            "m.mentions": {"user_ids": [msg.sender]},
-        }
-        self.ctx.chat.send(
-            msg.room_id, notice, as_user=None, txn_id=f"porch.{row.id}.{link.name}.refused"
-        )
-
-    # --- changes to carried messages -------------------------------------------------------
-
-    def _edit(self, row: InboxRow, link: LinkConfig, msg: ChatMessage) -> None:
-        assert msg.replaces is not None
-        original = self._own_copy(msg.room_id, msg.replaces, msg.sender)
-        if original is None:
+        if isinstance(result, EnqueuedPost):
+            self._held(row, link, msg, thread.root_event_id, result)
             return
-        decision = self._decide(link, msg)
+        self.ctx.store.mapping.add_message(self._copy(link, msg, result), self.ctx.clock())
+        if link.merge_window > 0:
+            self._add_part(link, msg, result)
+
+    def _thread_of(self, msg: ChatMessage) -> Thread | None:
+        mapping = self.ctx.store.mapping
+        if msg.thread_root is not None:
+            return mapping.thread_for_root(msg.room_id, msg.thread_root)
+        if msg.in_reply_to is not None:
+            # A plain reply to a carried message belongs to that message's topic.
+            target = self.posting.locate(msg.room_id, msg.in_reply_to)
+            if target is not None:
+                return mapping.thread_for_topic(target.head.link, target.head.topic_id)
+        return None
+
+    def _reply_target(self, msg: ChatMessage, thread: Thread) -> int | None:
+        """The post number ``msg`` answers, when it answers a carried message of its topic."""
+        if msg.in_reply_to is None:
+            return None
+        target = self.posting.locate(msg.room_id, msg.in_reply_to)
+        if target is None or target.head.topic_id != thread.topic_id:
+            return None
+        return target.head.post_number
+
+    # --- new topics ------------------------------------------------------------------------
+
+    def _new_topic(self, row: InboxRow, link: LinkConfig, msg: ChatMessage) -> None:
+        """A top-level message starts a topic in the link's category and becomes its root."""
+        decision = self.posting.decide(link, msg)
         self.ctx.audit(row, link, decision, msg.sender)
         if not decision.crosses:
             return
-        as_user, raw = self._compose(msg)
+        author = self.posting.author(msg)
+        text = self.posting.text(msg, author.username)
+        title = title_from_text(
+            self.posting.title_source(msg), min_length=TITLE_MIN, max_length=TITLE_MAX
+        )
         try:
-            self.ctx.forum.edit_post(original.post_id, raw, as_user=as_user)
+            category = self.ctx.category_of(link)
+            try:
+                result = self.ctx.forum.create_post(
+                    as_user=author.username,
+                    raw=author.raw(text),
+                    title=title,
+                    category_id=category,
+                )
+            except ForumRejected as exc:
+                if not any(_TITLE_TAKEN in m.lower() for m in exc.messages):
+                    raise
+                # Chat openers repeat ("Hello everyone"); the forum wants unique titles. The
+                # suffix depends on the message only, so a retry asks for the same title again.
+                result = self.ctx.forum.create_post(
+                    as_user=author.username,
+                    raw=author.raw(text),
+                    title=_dated(title, msg.origin_server_ts),
+                    category_id=category,
+                )
         except ForumRejected as exc:
-            refused = Decision(Outcome.REFUSED, "forum-rejected", "forum", str(exc))
-            self.ctx.audit(row, link, refused, msg.sender)
-
-    def _redaction(self, row: InboxRow, link: LinkConfig, redaction: ChatRedaction) -> None:
-        original = self._own_copy(redaction.room_id, redaction.redacts, redaction.sender)
-        if original is None:
+            self._rejected(row, link, msg, None, exc)
             return
-        self.ctx.audit(row, link, retract("redacted"), redaction.sender)
-        identity = self.ctx.store.identities.by_matrix_user(redaction.sender)
-        as_user = identity.forum_username if identity else self.ctx.discourse.relay_username
+        if isinstance(result, EnqueuedPost):
+            self._held(row, link, msg, None, result)
+            return
+        thread = Thread(
+            link.name, result.topic_id, msg.room_id, msg.event_id, result.post_id, Platform.CHAT
+        )
+        self.ctx.store.mapping.record_root(thread, self._copy(link, msg, result), self.ctx.clock())
+        if link.merge_window > 0:
+            self._add_part(link, msg, result)
+
+    # --- merging ---------------------------------------------------------------------------
+
+    def _merge(
+        self, link: LinkConfig, thread: Thread, msg: ChatMessage, author: ForumAuthor, text: str
+    ) -> bool:
+        """Append ``msg`` to the sender's previous post if the link merges and it may; True
+        when the message is now part of that post.
+
+        Exactly once: the post's text is read first, and a segment marked with this very event
+        (appended by an earlier attempt that died before recording it) is only recorded.
+        Appending happens only while the previous post is the topic's latest, is the sender's
+        (same account) and the message was sent within the window after the previous part.
+        """
+        window = link.merge_window
+        if window <= 0 or msg.origin_server_ts <= 0:
+            return False
+        last = self.posting.parts.latest_of_sender(link.name, thread.topic_id, msg.sender)
+        if last is None or not 0 <= msg.origin_server_ts / 1000 - last.sent_at <= window:
+            return False
+        head = self.ctx.store.mapping.message_for_post(link.name, last.post_id)
+        if head is None or head.redacted or head.post_number == 1:
+            return False  # (a topic's opening post stays what opened it)
         try:
-            self.ctx.forum.delete_post(original.post_id, as_user=as_user)
-        except ForumRejected as exc:
-            refused = Decision(Outcome.REFUSED, "forum-rejected", "forum", str(exc))
-            self.ctx.audit(row, link, refused, redaction.sender)
-            return
-        self.ctx.store.mapping.set_redacted(original.room_id, original.event_id)
-
-    def _own_copy(self, room_id: RoomID, event_id: EventID, sender: UserID) -> Message | None:
-        """The forum copy of a chat message, if ``sender`` wrote it (only authors edit/delete)."""
-        original = self.ctx.store.mapping.message_for_event(room_id, event_id)
-        if original is None or original.origin is not Platform.CHAT or original.redacted:
-            return None
-        if original.sender != sender:
-            log.info(
-                "relay: %s changed %s, which they did not write; not carried", sender, event_id
+            post = self.ctx.forum.get_post(last.post_id)
+        except ForumNotFound:
+            return False
+        parts = self.posting.parts.of_post(link.name, last.post_id)
+        raw = str(post.get("raw") or "")
+        segments = self.posting.segments_of(raw, head, parts, also=msg.event_id)
+        if msg.event_id in segments:
+            self._add_part(link, msg, head)  # appended before; the record was lost
+            return True
+        latest = self.ctx.store.mapping.latest_in_thread(link.name, thread.topic_id)
+        if (
+            latest is None
+            or latest.post_id != head.post_id
+            or last.event_id not in segments
+            or post.get("deleted_at")
+            or post.get("user_deleted")
+            or str(post.get("username") or "").lower() != author.username.lower()
+        ):
+            return False
+        topic = self.ctx.forum.topic(thread.topic_id)
+        if topic.get("highest_post_number") != head.post_number:
+            return False  # someone posted on the forum in between
+        try:
+            self.ctx.forum.edit_post(
+                head.post_id,
+                segments.with_part(msg.event_id, text).render(msg.room_id),
+                as_user=author.username,
             )
-            return None
-        return original
+        except ForumRejected as exc:
+            log.info("relay: could not append %s to post %s: %s", msg.event_id, head.post_id, exc)
+            return False
+        self._add_part(link, msg, head)
+        return True
+
+    def _add_part(self, link: LinkConfig, msg: ChatMessage, post: CreatedPost | Message) -> None:
+        self.posting.parts.add(
+            Part(
+                link.name,
+                post.post_id,
+                post.topic_id,
+                msg.room_id,
+                msg.event_id,
+                msg.sender,
+                msg.origin_server_ts / 1000,
+            ),
+            self.ctx.clock(),
+        )
+
+    # --- outcomes --------------------------------------------------------------------------
+
+    @staticmethod
+    def _copy(link: LinkConfig, msg: ChatMessage, post: CreatedPost) -> Message:
+        return Message(
+            link.name,
+            post.post_id,
+            post.topic_id,
+            post.post_number,
+            msg.room_id,
+            msg.event_id,
+            msg.sender,
+            Platform.CHAT,
+            False,
+        )
+
+    def _held(
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        msg: ChatMessage,
+        thread_root: EventID | None,
+        post: EnqueuedPost,
+    ) -> None:
+        """The forum queued the post for its moderators: record it and tell the sender."""
+        held = Decision(
+            Outcome.HELD, "forum-review-queue", "forum", post.reason or "awaits approval"
+        )
+        self.ctx.audit(row, link, held, msg.sender)
+        self.posting.notify(
+            row,
+            link,
+            msg,
+            thread_root,
+            "Sent to the forum; it will appear there once a moderator approves it.",
+            "held",
+        )
+
+    def _rejected(
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        msg: ChatMessage,
+        thread_root: EventID | None,
+        exc: ForumRejected,
+    ) -> None:
+        """The forum refused the post for good: record it and tell the sender."""
+        why = "; ".join(exc.messages) or str(exc)
+        refused = Decision(Outcome.REFUSED, "forum-rejected", "forum", why)
+        self.ctx.audit(row, link, refused, msg.sender)
+        self.posting.notify(
+            row, link, msg, thread_root, f"Not posted to the forum: {why}", "refused"
+        )

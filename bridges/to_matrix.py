@@ -4,6 +4,16 @@ Thread model (DESIGN.md): the root event is sent by the topic author's ghost and
 the first post and a link to the topic; each later post is a message in that thread
 (``rel_type: m.thread``), a genuine ``m.in_reply_to`` when it replies to a carried post.
 See https://spec.matrix.org/v1.13/client-server-api/#threading
+
+- Uploads in a post follow its text as ``m.image`` / ``m.file`` events
+  (:mod:`bridges.forum_media`).
+- ``post_edited`` becomes an ``m.replace`` from the same ghost; an edited first post or title
+  (``topic_edited``) replaces the thread root.
+- ``post_destroyed``, the author's own delete (the "(post deleted by author)" rewrite, never
+  shown as an edit) and ``topic_destroyed`` redact the copy and its media; ``post_recovered``
+  carries the post again as a new event (a recovered first post becomes the thread's new root).
+- Every send goes through :func:`bridges.send_once.send_once`: once per step, even across a
+  homeserver restart.
 """
 
 from __future__ import annotations
@@ -13,14 +23,14 @@ import logging
 from typing import Any
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError
 from bridges.formatting import MatrixContent, forum_to_matrix
+from bridges.forum_media import ForumMedia
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError
 from bridges.model import (
     Author,
     CategoryID,
     ContentURI,
+    EventID,
     EventKind,
     ForumPost,
     ForumTopic,
@@ -32,6 +42,7 @@ from bridges.model import (
     TopicID,
     UserID,
 )
+from bridges.send_once import send_once, txn_id
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message, Thread
 from policies.crossing import Crossing, decide, ignore, retract
@@ -39,8 +50,10 @@ from policies.decision import Decision
 
 log = logging.getLogger(__name__)
 
-#: Largest forum upload mirrored into the media repository for an inline image.
-_MAX_INLINE_IMAGE = 10 * 1024 * 1024
+#: What the forum writes over a post its non-staff author deletes (``PostDestroyer``,
+#: ``js.post.deleted_by_author_simple`` and ``js.topic.deleted_by_author_simple`` in English);
+#: the ``post_edited`` that carries it may come before ``user_deleted`` is set.
+SELF_DELETE_TEXTS = frozenset({"(post deleted by author)", "(topic deleted by author)"})
 
 
 class ToMatrix:
@@ -48,6 +61,7 @@ class ToMatrix:
 
     def __init__(self, ctx: RelayContext) -> None:
         self.ctx = ctx
+        self.media = ForumMedia(ctx)
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
         if isinstance(event, ForumPost):
@@ -71,8 +85,12 @@ class ToMatrix:
 
     def _created(self, row: InboxRow, post: ForumPost) -> None:
         for link in self._links_for(post):
-            if self.ctx.store.mapping.message_for_post(link.name, post.post_id) is not None:
-                # Carried already (a redelivery), or written by porch itself (an echo).
+            carried = self.ctx.store.mapping.message_for_post(link.name, post.post_id)
+            if carried is not None:
+                # Written by porch itself (an echo), or carried already: then only what an
+                # interrupted delivery did not finish (its media events) is left to send.
+                if carried.origin is Platform.FORUM and not carried.redacted:
+                    self._finish_media(row, link, carried, post)
                 continue
             if post.author.username.lower() == self.ctx.discourse.relay_username.lower():
                 self.ctx.audit(
@@ -119,7 +137,7 @@ class ToMatrix:
     def _send_root(self, row: InboxRow, link: LinkConfig, room: RoomID, post: ForumPost) -> Thread:
         ghost = self._ghost(post.author, room)
         content = self._root_content(post, post.topic_title)
-        event_id = self.ctx.chat.send(room, content, as_user=ghost, txn_id=_txn(row, link, "root"))
+        event_id = self._send(row, room, content, ghost, txn_id(row, link, "root"))
         thread = Thread(link.name, post.topic_id, room, event_id, post.post_id, Platform.FORUM)
         root = Message(
             link.name,
@@ -133,6 +151,7 @@ class ToMatrix:
             False,
         )
         self.ctx.store.mapping.record_root(thread, root, self.ctx.clock())
+        self.media.sync(row, link, room, event_id, event_id, post, ghost)
         return thread
 
     def _send_reply(
@@ -157,7 +176,7 @@ class ToMatrix:
             relation["is_falling_back"] = True
             relation["m.in_reply_to"] = {"event_id": fallback}
         content["m.relates_to"] = relation
-        event_id = self.ctx.chat.send(room, content, as_user=ghost, txn_id=_txn(row, link, "post"))
+        event_id = self._send(row, room, content, ghost, txn_id(row, link, "post"))
         mapping.add_message(
             Message(
                 link.name,
@@ -171,6 +190,18 @@ class ToMatrix:
                 False,
             ),
             self.ctx.clock(),
+        )
+        self.media.sync(row, link, room, thread.root_event_id, event_id, post, ghost)
+
+    def _finish_media(
+        self, row: InboxRow, link: LinkConfig, carried: Message, post: ForumPost
+    ) -> None:
+        thread = self.ctx.store.mapping.thread_for_topic(link.name, post.topic_id)
+        if thread is None:
+            return
+        root = thread.root_event_id
+        self.media.sync(
+            row, link, carried.room_id, root, carried.event_id, post, carried.sender, remove=False
         )
 
     def _adopt_topic(
@@ -194,8 +225,10 @@ class ToMatrix:
     # --- changes to carried posts --------------------------------------------------------------
 
     def _edited(self, row: InboxRow, post: ForumPost) -> None:
-        if post.user_deleted:
-            # The forum's self-delete: the post is rewritten to "(post deleted by author)".
+        if post.user_deleted or post.raw.strip() in SELF_DELETE_TEXTS:
+            # The forum's self-delete: the post is rewritten to "(post deleted by author)",
+            # which must never show as an edit; the copy goes now, and the post_destroyed
+            # that follows finds nothing left to redact.
             self._destroyed(row, post, "deleted-by-author")
             return
         for copy in self._forum_copies(post.post_id):
@@ -212,6 +245,10 @@ class ToMatrix:
                 else self._post_content(post)
             )
             self._send_edit(row, link, copy, new)
+            thread = self.ctx.store.mapping.thread_for_topic(link.name, post.topic_id)
+            if thread is not None:
+                root = thread.root_event_id
+                self.media.sync(row, link, copy.room_id, root, copy.event_id, post, copy.sender)
 
     def _send_edit(
         self, row: InboxRow, link: LinkConfig, copy: Message, new: dict[str, Any]
@@ -225,11 +262,14 @@ class ToMatrix:
             "body": "* " + new["body"],
             "m.new_content": new,
             "m.relates_to": {"rel_type": "m.replace", "event_id": copy.event_id},
+            # The full set is in m.new_content; the top level would ping the users mentioned
+            # before all over again (https://spec.matrix.org/v1.13/client-server-api/#user-and-room-mentions).
+            "m.mentions": {},
         }
         if "formatted_body" in new:
             edit["format"] = "org.matrix.custom.html"
             edit["formatted_body"] = "* " + new["formatted_body"]
-        self.ctx.chat.send(copy.room_id, edit, as_user=copy.sender, txn_id=_txn(row, link, "edit"))
+        self._send(row, copy.room_id, edit, copy.sender, txn_id(row, link, "edit"))
 
     def _destroyed(self, row: InboxRow, post: ForumPost, cause: str) -> None:
         for copy in self._forum_copies(post.post_id):
@@ -239,12 +279,15 @@ class ToMatrix:
         link = self._link(copy.link)
         decision = retract(cause)
         self.ctx.audit(row, link, decision, "porch")
+        reason = decision.reason.capitalize()
+        if link is not None:
+            self.media.retract(row, link, copy.post_id, reason)
         self.ctx.chat.redact(
             copy.room_id,
             copy.event_id,
             as_user=copy.sender,
-            txn_id=_txn(row, link, f"redact.{copy.post_id}"),
-            reason=decision.reason.capitalize(),
+            txn_id=txn_id(row, link, f"redact.{copy.post_id}"),
+            reason=reason,
         )
         self.ctx.store.mapping.set_redacted(copy.room_id, copy.event_id)
 
@@ -263,21 +306,28 @@ class ToMatrix:
             if not decision.crosses:
                 continue
             thread = mapping.thread_for_topic(link.name, post.topic_id)
+            thread_root: EventID | None = None
             if post.is_first_post or thread is None:
                 content = self._root_content(post, post.topic_title)
             else:
+                thread_root = thread.root_event_id
+                latest = mapping.latest_in_thread(link.name, post.topic_id)
                 content = self._post_content(post)
                 content["m.relates_to"] = {
                     "rel_type": "m.thread",
-                    "event_id": thread.root_event_id,
+                    "event_id": thread_root,
                     "is_falling_back": True,
-                    "m.in_reply_to": {"event_id": thread.root_event_id},
+                    "m.in_reply_to": {"event_id": latest.event_id if latest else thread_root},
                 }
             ghost = self._ghost(post.author, copy.room_id)
-            event_id = self.ctx.chat.send(
-                copy.room_id, content, as_user=ghost, txn_id=_txn(row, link, "recover")
-            )
+            event_id = self._send(row, copy.room_id, content, ghost, txn_id(row, link, "recover"))
+            if thread_root is None and thread is not None:
+                # The old root is redacted for good: the recovered first post roots the thread
+                # from now on. Moved first, so that a crash before replace_event retries both.
+                mapping.replace_root(link.name, post.topic_id, event_id)
             mapping.replace_event(link.name, post.post_id, event_id)
+            root = thread_root or event_id
+            self.media.sync(row, link, copy.room_id, root, event_id, post, ghost)
 
     def _topic_edited(self, row: InboxRow, topic: ForumTopic) -> None:
         """A new title (or first post) shows in the thread root."""
@@ -294,11 +344,14 @@ class ToMatrix:
             self.ctx.audit(row, link, decision, first.author.username)
             if decision.crosses:
                 self._send_edit(row, link, root, self._root_content(first, topic.title))
+                self.media.sync(
+                    row, link, root.room_id, root.event_id, root.event_id, first, root.sender
+                )
 
     def _topic_destroyed(self, row: InboxRow, topic: ForumTopic) -> None:
         mapping = self.ctx.store.mapping
         for thread in mapping.threads_for_topic(topic.topic_id):
-            if thread.root_post_id is None:
+            if thread.root_post_id is None or thread.origin is not Platform.FORUM:
                 continue
             root = mapping.message_for_post(thread.link, thread.root_post_id)
             if root is not None and not root.redacted:
@@ -307,14 +360,13 @@ class ToMatrix:
     # --- content ---------------------------------------------------------------------------
 
     def _post_content(self, post: ForumPost) -> dict[str, Any]:
-        mentioned: list[UserID] = []
         formatted = forum_to_matrix(
             post.cooked,
             base_url=self.ctx.discourse.base_url,
-            mentions=lambda username: _remember(self._mention(username), mentioned),
-            media=self._mirror,
+            mentions=self._mention,
+            media=self._inline_image,
         )
-        return _message_content(formatted, self._post_url(post), mentioned)
+        return _message_content(formatted, self._post_url(post))
 
     def _root_content(self, post: ForumPost, title: str) -> dict[str, Any]:
         content = self._post_content(post)
@@ -343,20 +395,16 @@ class ToMatrix:
         ghost = self.ctx.ghosts.user_id_for(ForumUsername(username))
         return ghost if self.ctx.store.profiles.ghost(ghost) is not None else None
 
-    def _mirror(self, url: str) -> ContentURI | None:
-        """An image on the forum, uploaded once to the media repository (else it stays a link)."""
-        profiles = self.ctx.store.profiles
-        known = profiles.media_for(url)
-        if known is not None:
-            return known
-        try:
-            data, content_type = self.ctx.forum.download(url, _MAX_INLINE_IMAGE)
-            uri = self.ctx.chat.upload(data, content_type, url.rsplit("/", 1)[-1])
-        except (ForumError, MatrixError, ValueError) as exc:
-            log.info("relay: image %s stays a link: %s", url, exc)
+    def _inline_image(self, url: str) -> ContentURI | None:
+        """An image on the forum shown inside the text: uploaded once to the media repository.
+
+        Uploads are not: they follow the text as ``m.image`` events of their own
+        (:mod:`bridges.forum_media`), so in the text they stay links to the forum.
+        """
+        if self.media.is_upload(url):
             return None
-        profiles.save_media(url, uri, self.ctx.clock())
-        return uri
+        mirrored = self.media.mirror(url, url.rsplit("/", 1)[-1])
+        return None if mirrored is None else mirrored[0]
 
     def _ghost(self, author: Author, room: RoomID) -> UserID:
         avatar = None
@@ -365,6 +413,11 @@ class ToMatrix:
         ghost = self.ctx.ghosts.ensure(author, avatar)
         self.ctx.ghosts.ensure_in_room(ghost, room)
         return ghost
+
+    def _send(
+        self, row: InboxRow, room: RoomID, content: dict[str, Any], sender: UserID, txn: str
+    ) -> EventID:
+        return send_once(self.ctx.chat, row, room, content, as_user=sender, txn=txn)
 
     def _forum_copies(self, post_id: PostID) -> list[Message]:
         """Carried copies of a forum post (not posts porch wrote there from chat)."""
@@ -378,24 +431,8 @@ class ToMatrix:
         return next((link for link in self.ctx.links if link.name == name), None)
 
 
-def _txn(row: InboxRow, link: LinkConfig | None, step: str) -> str:
-    """A transaction id that is the same on every retry of this delivery, and only of it.
-
-    Synapse answers a repeated id with the first event instead of sending a second one, so a
-    worker that dies between sending and recording cannot duplicate a message.
-    """
-    return f"porch.{row.id}.{link.name if link else '-'}.{step}"
-
-
-def _remember(user_id: UserID | None, into: list[UserID]) -> UserID | None:
-    if user_id is not None and user_id not in into:
-        into.append(user_id)
-    return user_id
-
-
-def _message_content(
-    formatted: MatrixContent, url: str, mentioned: list[UserID]
-) -> dict[str, Any]:
+def _message_content(formatted: MatrixContent, url: str) -> dict[str, Any]:
+    mentioned = formatted.mentioned_user_ids
     content: dict[str, Any] = {
         "msgtype": "m.text",
         "body": formatted.body,

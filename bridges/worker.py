@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from bridges import metrics
 from bridges.links import RelayConfig
 from bridges.store.inbox import Inbox, InboxRow
 
@@ -60,7 +61,10 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim and settle one batch; returns how many events were handled."""
-        rows = self.inbox.claim(self.worker_id, self.clock(), self.lease)
+        with metrics.CLAIM_SECONDS.time():
+            rows = self.inbox.claim(self.worker_id, self.clock(), self.lease)
+        metrics.CLAIMS.labels("work" if rows else "empty").inc()
+        metrics.CLAIMED_EVENTS.inc(len(rows))
         for row in rows:
             if self._stop.is_set():
                 break
@@ -88,25 +92,41 @@ class Worker:
         self.wake.set()
 
     def _settle(self, row: InboxRow) -> None:
+        direction = metrics.direction(row.source)
         try:
             self.handler.handle(row)
         except RetryLater as exc:
+            if not metrics.is_rate_limit(exc):
+                _count_failure(exc)
             self._retry(row, str(exc), exc.delay, counts=exc.counts)
         except Exception as exc:
             log.warning("worker: event %d (%s) failed: %s", row.id, row.kind.value, exc)
             log.debug("worker: failure detail", exc_info=True)
+            _count_failure(exc)
             self._retry(row, f"{type(exc).__name__}: {exc}", None, counts=True)
         else:
-            self.inbox.complete(row.id, self.clock())
+            now = self.clock()
+            self.inbox.complete(row.id, now)
+            metrics.WORKER_EVENTS.labels(direction, "completed").inc()
+            metrics.DELIVERY_LATENCY.labels(direction).observe(max(now - row.received_at, 0.0))
 
     def _retry(self, row: InboxRow, error: str, delay: float | None, *, counts: bool) -> None:
         now = self.clock()
         attempts = row.attempts + 1 if counts else row.attempts
+        direction = metrics.direction(row.source)
         if counts and attempts >= self.config.max_attempts:
             log.error("worker: event %d parked as a dead letter: %s", row.id, error)
             self.inbox.park(row.id, now, error)
+            metrics.WORKER_EVENTS.labels(direction, "dead").inc()
             return
+        metrics.WORKER_EVENTS.labels(direction, "retried" if counts else "paced").inc()
         if delay is None:
             backoff = self.config.backoff_initial * (2 ** max(attempts - 1, 0))
             delay = min(backoff, self.config.backoff_max)
         self.inbox.retry_later(row.id, now + delay, error, count=counts)
+
+
+def _count_failure(exc: BaseException) -> None:
+    """One failed attempt, by the platform that failed and the error's type. An outage counts
+    even when its waits do not bring the event closer to a dead letter."""
+    metrics.FAILURES.labels(metrics.failed_platform(exc), metrics.error_name(exc)).inc()

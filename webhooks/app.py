@@ -4,6 +4,10 @@ Each door verifies its caller, turns the payload into neutral events (``bridges`
 to the inbox (``bridges.store``) and answers; it never delivers anything itself. Every error,
 from any door or from routing, is JSON with a reason — Matrix-shaped (``errcode``) on the
 homeserver's routes — never an HTML page.
+
+Beside the doors: ``/healthz`` and ``/readyz`` (:mod:`webhooks.health`) and ``/metrics``
+(:mod:`webhooks.metrics`). A worker-only process serves just those three
+(:func:`create_ops_app`), so that it can be probed and scraped too.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from webhooks.appservice import appservice_blueprint, is_appservice_path
 from webhooks.config import PorchConfig
 from webhooks.discourse import discourse_blueprint
 from webhooks.errors import matrix_error, refuse
-from webhooks.health import health_blueprint
+from webhooks.health import Readiness, forum_check, health_blueprint, homeserver_check, store_check
+from webhooks.metrics import count_door_outcomes, door_store, metrics_blueprint, metrics_registry
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +59,36 @@ def create_app(
         on_accepted: called after a door committed a new event (e.g. to wake the relay
             worker); not called for duplicates or refusals.
     """
-    app = Flask(__name__)
+    app = _ops_app(config, store)
     # The forum's limit for every route; the appservice door raises it for transactions.
     app.config["MAX_CONTENT_LENGTH"] = config.discourse.max_body_bytes
     wake = on_accepted or _nothing
-    app.register_blueprint(health_blueprint(store))
-    app.register_blueprint(discourse_blueprint(config.discourse, store, clock, wake))
+    # The doors append through an inbox that notes what it recorded, for /metrics.
+    counted = door_store(store)
+    app.register_blueprint(discourse_blueprint(config.discourse, counted, clock, wake))
     if config.matrix.appservice is not None:
-        app.register_blueprint(appservice_blueprint(config.matrix, store, clock, wake))
+        app.register_blueprint(appservice_blueprint(config.matrix, counted, clock, wake))
+    count_door_outcomes(app)
+    return app
+
+
+def create_ops_app(config: PorchConfig, store: Store) -> Flask:
+    """The operator endpoints alone (``/healthz``, ``/readyz``, ``/metrics``), for a process
+    that runs only the worker (``porch serve --role worker --ops-port N``)."""
+    return _ops_app(config, store)
+
+
+def _ops_app(config: PorchConfig, store: Store) -> Flask:
+    app = Flask(__name__)
+    readiness = Readiness(
+        {
+            "store": store_check(store),
+            "homeserver": homeserver_check(config.matrix),
+            "forum": forum_check(config.discourse),
+        }
+    )
+    app.register_blueprint(health_blueprint(store, readiness))
+    app.register_blueprint(metrics_blueprint(metrics_registry(store, config.links)))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app

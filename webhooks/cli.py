@@ -1,17 +1,26 @@
-"""The ``porch`` command: serve, check, registration, status, retry, demo."""
+"""The ``porch`` command: serve, check, registration, setup, status, retry, demo."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from webhooks.config import ConfigError, PorchConfig, load_config
+
+if TYPE_CHECKING:
+    from bridges.store.inbox import ConversationStats
+    from bridges.store.store import Store
 
 log = logging.getLogger("porch")
 
@@ -20,10 +29,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``porch`` console script; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.addFilter(_redact_tokens)
+    if args.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
     # Their request logs would print every access token in query strings and headers at DEBUG.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     # Alembic narrates its own start-up at INFO; porch logs each migration it applies itself.
@@ -38,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="json: one JSON object per line (time, level, logger, message), for log shippers",
     )
     sub = parser.add_subparsers(required=True, metavar="command")
 
@@ -54,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help="all (default): both in one process; web or worker: one part, to scale out",
     )
+    p.add_argument(
+        "--ops-port",
+        type=int,
+        metavar="PORT",
+        help="with --role worker: serve /healthz, /readyz and /metrics on this port",
+    )
     p.set_defaults(func=_serve)
 
     p = command("check", "validate the config file; exit 0 when it is usable")
@@ -62,6 +86,44 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("registration", "print the appservice registration YAML for the homeserver")
     p.set_defaults(func=_registration)
+
+    setup = sub.add_parser(
+        "setup",
+        help="connect porch to the forum or the homeserver, explaining each step",
+        description="Connect porch to the forum (its webhook) or the homeserver (the "
+        "registration file). Exit 0 when done or already so, 1 when something must be fixed "
+        "first (printed).",
+    )
+    targets = setup.add_subparsers(required=True, metavar="target")
+    p = targets.add_parser(
+        "discourse",
+        help="create or update porch's webhook on the forum (admin API)",
+        description="Create or update porch's webhook on the forum through the admin API: "
+        "payload URL, JSON, the secret, the events porch needs, the linked categories; and "
+        "check the forum settings porch depends on. Idempotent.",
+    )
+    p.add_argument("-c", "--config", required=True, help="the porch YAML file")
+    p.add_argument(
+        "--no-category-filter",
+        action="store_true",
+        help="subscribe to every category (porch then also hears of topics moved out of a "
+        "linked category), instead of the linked ones only",
+    )
+    p.set_defaults(func=_setup_discourse)
+    p = targets.add_parser(
+        "matrix",
+        help="write the appservice registration file and say how to install it",
+        description="Write the appservice registration file for the homeserver and say how "
+        "to install it. Idempotent.",
+    )
+    p.add_argument("-c", "--config", required=True, help="the porch YAML file")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="porch-registration.yaml",
+        help="where to write it (default: porch-registration.yaml)",
+    )
+    p.set_defaults(func=_setup_matrix)
 
     p = command("status", "queue depth, oldest pending event and dead letters, per link")
     p.set_defaults(func=_status)
@@ -97,7 +159,14 @@ def _serve(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 1
-    return serve(config, Role(args.role))
+    if args.ops_port is not None and args.role != "worker":
+        print(
+            "--ops-port is for --role worker; the web face serves /healthz, /readyz and "
+            f"/metrics on listen.port ({config.listen.port})",
+            file=sys.stderr,
+        )
+        return 2
+    return serve(config, Role(args.role), ops_port=args.ops_port)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -136,7 +205,7 @@ def _status(args: argparse.Namespace) -> int:
     store = Store.open(config.store.url)
     try:
         stats = store.inbox.stats()
-        links_by_conversation = _links_by_conversation(store, config)
+        links_by_conversation = _links_by_conversation(store, config, stats)
         dead = store.inbox.rows(status="dead")
     finally:
         store.close()
@@ -168,25 +237,52 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _links_by_conversation(store: object, config: PorchConfig) -> dict[str, str]:
+def _links_by_conversation(
+    store: Store, config: PorchConfig, stats: Sequence[ConversationStats]
+) -> dict[str, str]:
     """Name the link of each conversation where the store or the config tells it."""
-    from bridges.store.store import Store
+    from webhooks.metrics import links_by_conversation
 
-    assert isinstance(store, Store)
-    names: dict[str, str] = {}
-    for s in store.inbox.stats():
-        kind, _, ident = s.conversation.partition(":")
-        if kind == "discourse" and ident.startswith("topic:"):
-            topic = int(ident.removeprefix("topic:"))
-            linked = [t.link for t in store.mapping.threads_for_topic(topic)]  # type: ignore[arg-type]
-            if linked:
-                names[s.conversation] = ", ".join(linked)
-        elif kind == "matrix" and ident.startswith("room:"):
-            room = ident.removeprefix("room:")
-            linked = [link.name for link in config.links if link.room == room]
-            if linked:
-                names[s.conversation] = ", ".join(linked)
-    return names
+    return links_by_conversation(store, config.links, stats)
+
+
+def _setup_discourse(args: argparse.Namespace) -> int:
+    from bridges.discourse.client import ForumClient
+    from webhooks.setup import setup_discourse
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    return setup_discourse(
+        config,
+        ForumClient(config.discourse),
+        _say,
+        category_filter=not args.no_category_filter,
+    )
+
+
+def _setup_matrix(args: argparse.Namespace) -> int:
+    from bridges.matrix.api import AppserviceAPI
+    from bridges.matrix.errors import MatrixError
+    from webhooks.setup import setup_matrix
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+
+    def token_accepted() -> str | None:
+        quick = config.matrix.model_copy(update={"timeout": min(config.matrix.timeout, 5.0)})
+        try:
+            AppserviceAPI(quick).whoami()
+        except MatrixError as exc:
+            return str(exc)
+        return None
+
+    return setup_matrix(config, Path(args.output), _say, token_accepted=token_accepted)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _retry(args: argparse.Namespace) -> int:
@@ -208,6 +304,43 @@ def _demo(args: argparse.Namespace) -> int:
     from webhooks.sandbox.demo import run_demo
 
     return run_demo(workdir=args.workdir, exit_after_script=args.exit_after_script)
+
+
+#: A token in a query string (``?access_token=...``, as homeservers' legacy appservice calls
+#: send it) as a request log line would show it.
+_QUERY_TOKEN = re.compile(r"((?:access_token|api_key)=)[^&\s\"']+")
+
+
+def _redact_tokens(record: logging.LogRecord) -> bool:
+    """Blank out tokens in query strings before any handler formats the record."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed log call: the handler reports it, as without this filter
+        return True
+    if "access_token=" in message or "api_key=" in message:
+        record.msg, record.args = _QUERY_TOKEN.sub(r"\1<redacted>", message), None
+    return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
+    and ``exception`` when there is one.
+
+    Only the formatted message goes out, never the record's other attributes, so nothing
+    reaches the log that porch's messages themselves do not say (they never name a secret).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "thread": record.threadName,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from bridges.relay import Relay
 from bridges.store.inbox import worker_identity
 from bridges.store.store import Store
 from bridges.worker import Worker
-from webhooks.app import create_app
+from webhooks.app import create_app, create_ops_app
 from webhooks.config import PorchConfig
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class Porch:
     role: Role
     worker: Worker | None = None
     server: BaseWSGIServer | None = None
+    #: a worker's own listener for /healthz, /readyz and /metrics (``--ops-port``)
+    ops: BaseWSGIServer | None = None
     chat: AppserviceAPI | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -54,6 +56,8 @@ class Porch:
         """Start the parts of this role in background threads."""
         if self.server is not None:
             self._background(self.server.serve_forever, "porch-web")
+        if self.ops is not None:
+            self._background(self.ops.serve_forever, "porch-ops")
         if self.worker is not None:
             self._background(self.worker.run, "porch-worker")
         if self.chat is not None:
@@ -86,6 +90,8 @@ class Porch:
         """Stop taking requests, let the worker finish the event in hand, close the store."""
         if self.server is not None:
             self.server.shutdown()
+        if self.ops is not None:
+            self.ops.shutdown()
         if self.worker is not None:
             self.worker.stop()
         for thread in self._threads:
@@ -95,9 +101,17 @@ class Porch:
 
 
 def build(
-    config: PorchConfig, role: Role = Role.ALL, *, clock: Callable[[], float] = time.time
+    config: PorchConfig,
+    role: Role = Role.ALL,
+    *,
+    clock: Callable[[], float] = time.time,
+    ops_port: int | None = None,
 ) -> Porch:
-    """Open the store (migrating it) and wire up the parts ``role`` runs."""
+    """Open the store (migrating it) and wire up the parts ``role`` runs.
+
+    ``ops_port``: a worker also serves ``/healthz``, ``/readyz`` and ``/metrics`` there (on
+    ``listen.host``); the web face already serves them on ``listen.port``.
+    """
     store = Store.open(config.store.url, pool_size=config.store.pool_size)
     porch = Porch(config, store, role)
     wake: Callable[[], None] = lambda: None  # noqa: E731
@@ -133,12 +147,15 @@ def build(
     if role in (Role.ALL, Role.WEB):
         app = create_app(config, store, clock=clock, on_accepted=wake)
         porch.server = make_server(config.listen.host, config.listen.port, app, threaded=True)
+    elif ops_port is not None:
+        ops = create_ops_app(config, store)
+        porch.ops = make_server(config.listen.host, ops_port, ops, threaded=True)
     return porch
 
 
-def serve(config: PorchConfig, role: Role = Role.ALL) -> int:
+def serve(config: PorchConfig, role: Role = Role.ALL, *, ops_port: int | None = None) -> int:
     """Run porch until SIGINT or SIGTERM; returns the process exit code."""
-    porch = build(config, role)
+    porch = build(config, role, ops_port=ops_port)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -157,6 +174,12 @@ def serve(config: PorchConfig, role: Role = Role.ALL) -> int:
         )
     else:
         log.info("porch: worker running (role %s)", role.value)
+    if porch.ops is not None:
+        log.info(
+            "porch: /healthz, /readyz and /metrics on http://%s:%d",
+            config.listen.host,
+            ops_port,
+        )
     stopping.wait()
     porch.stop()
     return 0

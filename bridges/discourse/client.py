@@ -14,7 +14,8 @@ its ``_request`` is replaced:
 - every failure maps to one of the exceptions of :mod:`bridges.discourse.errors`.
 
 It adds what pydiscourse lacks: deleting and recovering posts, likes, uploads, a topic by id,
-and downloads of forum files restricted to the forum's own host.
+downloads of forum files restricted to the forum's own host, and the admin calls ``porch setup
+discourse`` makes (webhooks, site settings).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import http.cookiejar
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -351,6 +352,19 @@ class ForumClient:
             if not any(a.get("id") == LIKE and a.get("acted") for a in summary):
                 raise
 
+    def unlike(self, post_id: PostID, *, as_user: str) -> None:
+        """``as_user`` takes back their like of the post; a post they do not like is fine.
+
+        ``DELETE /post_actions/{id}.json?post_action_type_id=2``. Discourse fires no webhook
+        for it.
+        """
+        try:
+            with self._api.acting_as(as_user):
+                self._api._delete(f"/post_actions/{int(post_id)}.json", post_action_type_id=LIKE)
+        except ForumNotFound:
+            # No like to take back (never made, or taken back already): the goal is reached.
+            return
+
     # --- topics and categories ---------------------------------------------------------------
 
     def topic(self, topic_id: TopicID) -> dict[str, Any]:
@@ -391,6 +405,67 @@ class ForumClient:
     def user(self, username: str) -> dict[str, Any]:
         """A user's profile (the ``user`` object of ``/u/{username}.json``)."""
         return _dict(self._api.user(username), f"GET /users/{username}")
+
+    # --- admin: who the key is, webhooks, site settings --------------------------------------
+
+    def current_user(self) -> dict[str, Any]:
+        """``GET /session/current.json``: the account the key acts as (``admin``, ...).
+
+        A cheap authenticated call: readiness probes use it to prove the key still works.
+        """
+        body = _dict(self._api._get("/session/current.json"), "GET /session/current")
+        return _dict(body.get("current_user"), "GET /session/current")
+
+    def web_hooks(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every webhook on the forum and the index's ``extras`` (event types, content types).
+
+        ``GET /admin/api/web_hooks.json`` (``Admin::WebHooksController#index``, 50 a page).
+        Needs an admin account.
+        """
+        hooks: list[dict[str, Any]] = []
+        extras: dict[str, Any] = {}
+        offset = 0
+        while True:
+            body = _dict(
+                self._api._get("/admin/api/web_hooks.json", offset=offset),
+                "GET /admin/api/web_hooks",
+            )
+            page = [h for h in body.get("web_hooks") or [] if isinstance(h, dict)]
+            if offset == 0 and isinstance(body.get("extras"), dict):
+                extras = body["extras"]
+            hooks.extend(page)
+            total = body.get("total_rows_web_hooks")
+            offset += len(page)
+            if not page or not isinstance(total, int) or offset >= total:
+                return hooks, extras
+
+    def create_web_hook(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /admin/api/web_hooks.json`` with ``{"web_hook": fields}``; the new webhook."""
+        body = self._api._request("POST", "/admin/api/web_hooks.json", json={"web_hook": fields})
+        return _dict(_dict(body, "POST /admin/api/web_hooks").get("web_hook"), "a new webhook")
+
+    def update_web_hook(self, web_hook_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /admin/api/web_hooks/{id}.json``: change the fields given; the webhook."""
+        path = f"/admin/api/web_hooks/{int(web_hook_id)}.json"
+        body = self._api._request("PUT", path, json={"web_hook": fields})
+        return _dict(_dict(body, f"PUT {path}").get("web_hook"), "an updated webhook")
+
+    def site_settings(self, names: Sequence[str]) -> dict[str, str]:
+        """The current values of the named site settings (those the forum has).
+
+        ``GET /admin/site_settings.json`` (``Admin::SiteSettingsController#index``); newer
+        forums filter by ``filter_names[]``, older ones send every setting. Needs an admin.
+        """
+        body = _dict(
+            self._api._get("/admin/site_settings.json", **{"filter_names[]": list(names)}),
+            "GET /admin/site_settings",
+        )
+        found: dict[str, str] = {}
+        for entry in body.get("site_settings") or []:
+            if isinstance(entry, dict) and entry.get("setting") in names:
+                value = entry.get("value")
+                found[str(entry["setting"])] = "" if value is None else str(value)
+        return found
 
     # --- files -------------------------------------------------------------------------------
 

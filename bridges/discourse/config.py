@@ -23,12 +23,22 @@ class DiscourseConfig(Section):
     timeout: float = Field(default=15.0, gt=0)
     #: Largest webhook body accepted, in bytes.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    #: The URL the forum posts its webhooks to (``porch setup discourse`` sets it on the forum);
+    #: by default ``matrix.appservice.url`` + ``/discourse/webhook``.
+    webhook_url: HttpUrl | None = None
 
     @field_validator("url")
     @classmethod
     def _no_path(cls, url: HttpUrl) -> HttpUrl:
         if url.path not in (None, "", "/"):
             raise ValueError("must be the forum's base URL, without a path")
+        return url
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_path(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and (url.query or url.fragment):
+            raise ValueError("must be a plain URL, without a query or a fragment")
         return url
 
     @property

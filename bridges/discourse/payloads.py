@@ -21,6 +21,7 @@ from bridges.model import (
     Author,
     CategoryID,
     EventKind,
+    ForumLike,
     ForumPost,
     ForumTopic,
     ForumUsername,
@@ -45,6 +46,9 @@ EVENT_KINDS: Mapping[str, EventKind] = {
     # Listing or unlisting a topic arrives as a status update, not as topic_edited; a topic
     # going invisible must be retracted from where porch carried it.
     "topic_visible_status_updated": EventKind.TOPIC_EDITED,
+    # A like (event type ``like``, sent only to webhooks subscribed to likes); taking a like
+    # back fires nothing.
+    "post_liked": EventKind.POST_LIKED,
 }
 
 
@@ -62,6 +66,8 @@ def root_key(event_name: str) -> str | None:
     kind = EVENT_KINDS.get(event_name)
     if kind is None:
         return None
+    if kind is EventKind.POST_LIKED:
+        return "like"
     return "topic" if kind.value.startswith("forum.topic_") else "post"
 
 
@@ -135,6 +141,15 @@ class _TopicBody(_Shape):
     topic: _Topic
 
 
+class _Like(_Shape):
+    post: _Post
+    user: _BasicUser
+
+
+class _LikeBody(_Shape):
+    like: _Like
+
+
 _MESSAGES = {
     "missing": "is required",
     "int_type": "expected an integer",
@@ -188,7 +203,10 @@ def parse_post(body: Mapping[str, Any]) -> ForumPost:
     Raises:
         PayloadError: a field porch needs is missing or has the wrong type.
     """
-    post: _Post = _validate(_PostBody, body).post
+    return _forum_post(_validate(_PostBody, body).post)
+
+
+def _forum_post(post: _Post) -> ForumPost:
     author = Author(
         username=ForumUsername(post.username),
         user_id=post.user_id,
@@ -248,6 +266,23 @@ def parse_topic(body: Mapping[str, Any]) -> ForumTopic:
     )
 
 
+def parse_like(body: Mapping[str, Any]) -> ForumLike:
+    """The like of a ``post_liked`` webhook body (``{"like": {"post": {...}, "user": {...}}}``,
+    ``WebHookLikeSerializer``; discourse.md §1.4).
+
+    Raises:
+        PayloadError: a field porch needs is missing or has the wrong type.
+    """
+    like: _Like = _validate(_LikeBody, body).like
+    liker = Author(
+        username=ForumUsername(like.user.username),
+        user_id=like.user.id,
+        name=like.user.name or None,
+        avatar_template=like.user.avatar_template,
+    )
+    return ForumLike(post=_forum_post(like.post), liker=liker)
+
+
 def _tag_names(tags: list[str | _Tag] | None) -> tuple[str, ...]:
     return tuple(t if isinstance(t, str) else t.name for t in tags or ())
 
@@ -271,7 +306,15 @@ def inbox_event(
     keys: list[str] = []
     if delivery_id:
         keys.append(f"discourse:delivery:{delivery_id}")
-    if root_key(event_name) == "post":
+    if kind is EventKind.POST_LIKED:
+        like = parse_like(body)
+        # Nothing in a like's body tells a like from a second like after taking it back, so
+        # only the delivery id identifies it; delivering the same like twice is harmless (the
+        # relay keeps one reaction per liker and post).
+        if not delivery_id:
+            keys.append(f"discourse:post_liked:{like.post.post_id}:{like.liker.username.lower()}")
+        topic_id, payload = like.post.topic_id, codec.encode(kind, like)
+    elif root_key(event_name) == "post":
         post = parse_post(body)
         # The version changes on every revision (including the author's self-delete, which is a
         # revision); deleted_at tells a second deletion after a recovery from the first. An edit

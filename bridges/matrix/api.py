@@ -14,6 +14,7 @@ reschedule instead of blocking a worker.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 import time
@@ -325,6 +326,32 @@ class AppserviceAPI:
         """One event of a room, in client format."""
         path = f"{_CLIENT}/rooms/{_seg(room_id)}/event/{_seg(event_id)}"
         return self._json("GET", path, as_user=as_user)
+
+    def recent_events(
+        self,
+        room_id: RoomID,
+        *,
+        limit: int = 50,
+        senders: Sequence[UserID] = (),
+        types: Sequence[str] = (),
+        as_user: UserID | None = None,
+    ) -> list[dict[str, Any]]:
+        """The latest events of a room, newest first, as ``as_user`` (the bot if ``None``).
+
+        ``senders`` and ``types`` narrow them (a room event filter). See
+        https://spec.matrix.org/v1.13/client-server-api/#get_matrixclientv3roomsroomidmessages
+        """
+        path = f"{_CLIENT}/rooms/{_seg(room_id)}/messages"
+        params = {"dir": "b", "limit": str(limit)}
+        narrowing: dict[str, Any] = {}
+        if senders:
+            narrowing["senders"] = list(senders)
+        if types:
+            narrowing["types"] = list(types)
+        if narrowing:
+            params["filter"] = json.dumps(narrowing, separators=(",", ":"))
+        chunk = self._json("GET", path, as_user=as_user, params=params).get("chunk")
+        return [e for e in chunk if isinstance(e, dict)] if isinstance(chunk, list) else []
 
     # --- plumbing ------------------------------------------------------------------------------
 

@@ -73,3 +73,17 @@ class AuditLog:
             )
             for r in reversed(rows)
         ]
+
+    def counts(self) -> list[tuple[str, str, str, int]]:
+        """How many decisions there are per ``(link, outcome, rule)`` (link ``""`` when none).
+
+        For the ``porch_decisions_total`` metric; one grouped query over the whole log.
+        """
+        query = sa.select(audit.c.link, audit.c.outcome, audit.c.rule, sa.func.count()).group_by(
+            audit.c.link, audit.c.outcome, audit.c.rule
+        )
+        with self.db.read() as conn:
+            return [
+                (link or "", str(outcome), str(rule), int(n))
+                for link, outcome, rule, n in conn.execute(query)
+            ]

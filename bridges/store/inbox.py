@@ -167,6 +167,11 @@ class Inbox:
         Only the oldest pending event of a conversation is ever claimable, so one conversation
         is worked on by one worker at a time and in order. A claim lapses after ``lease``
         seconds, so a crashed worker's event is taken up again.
+
+        Two workers claiming at once never take the same event: each candidate is taken by a
+        compare-and-set update (only while it is still pending and unclaimed). On PostgreSQL
+        the candidates are also selected ``FOR UPDATE SKIP LOCKED``, so a worker passes over
+        the rows another worker is claiming instead of waiting for its transaction to end.
         """
         earlier = sa.alias(inbox, "earlier")
         head = sa.not_(
@@ -177,13 +182,18 @@ class Inbox:
             )
         )
         free = sa.or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now)
+        query = (
+            sa.select(inbox.c.id)
+            .where(inbox.c.status == PENDING, inbox.c.next_attempt_at <= now, free, head)
+            .order_by(inbox.c.id)
+            .limit(limit)
+        )
+        if self.db.dialect == "postgresql":
+            # Locks only the candidate rows (not those the head subquery reads). SQLite has no
+            # row locks; its writers are serialised by BEGIN IMMEDIATE instead.
+            query = query.with_for_update(skip_locked=True, of=inbox)
         with self.db.begin() as conn:
-            candidates = conn.execute(
-                sa.select(inbox.c.id)
-                .where(inbox.c.status == PENDING, inbox.c.next_attempt_at <= now, free, head)
-                .order_by(inbox.c.id)
-                .limit(limit)
-            ).scalars()
+            candidates = conn.execute(query).scalars()
             claimed_ids = []
             for candidate in list(candidates):
                 result = conn.execute(

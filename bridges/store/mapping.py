@@ -157,6 +157,16 @@ class Mapping:
                 .values(event_id=event_id, redacted=False)
             )
 
+    def replace_root(self, link: LinkName, topic_id: TopicID, root_event_id: EventID) -> None:
+        """Point a thread at a new root event (its first post was carried again after a
+        recovery; the old root is redacted)."""
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.update(threads)
+                .where(threads.c.link == link, threads.c.topic_id == topic_id)
+                .values(root_event_id=root_event_id)
+            )
+
     @staticmethod
     def _insert_message(conn: sa.Connection, message: Message, now: float) -> None:
         conn.execute(

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 from webhooks.sandbox.forum_api import create_app
 from webhooks.sandbox.forum_core import ApiCall, Fault, ForumCore
-from webhooks.sandbox.forum_hooks import Delivery, WebhookDispatcher
+from webhooks.sandbox.forum_hooks import Delivery, WebHook, WebhookDispatcher
 from webhooks.sandbox.forum_model import PendingPost, Post, SandboxRejection, User
 from webhooks.sandbox.forum_serialize import (
     avatar_template,
@@ -47,6 +48,7 @@ __all__ = [
     "SandboxForum",
     "SandboxRejection",
     "Settings",
+    "WebHook",
 ]
 
 _HOST = "127.0.0.1"
@@ -393,6 +395,20 @@ class SandboxForum:
         """Point the forum's webhook at ``url`` (None: no webhook). ``events`` are the event
         types it is subscribed to; default ``post`` and ``topic``."""
         self._core.dispatcher.configure(url, secret, events)
+
+    def web_hooks(self) -> list[WebHook]:
+        """Every webhook on the forum (copies), by id: ``set_webhook``'s and the admin API's."""
+        with self._core.dispatcher.lock:
+            return [replace(h) for h in self._core.dispatcher.hooks()]
+
+    def change_settings(self, **changes: Any) -> None:
+        """Change site settings as an admin would (``allowed_internal_hosts="porch"``, ...)."""
+        with self._core.lock:
+            settings = self._core.state.settings
+            for name, value in changes.items():
+                if name not in Settings.__dataclass_fields__:
+                    raise KeyError(f"no site setting {name!r}")
+                setattr(settings, name, value)
 
     def ping(self) -> None:
         """The admin's Ping button: a ``ping`` delivery with body ``{"ping":"OK"}``."""

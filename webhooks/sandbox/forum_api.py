@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,6 +21,16 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from webhooks.sandbox.forum_core import ApiCall, Fault, ForumCore, rate_limited
+from webhooks.sandbox.forum_hooks import (
+    BLOCKED_OR_INTERNAL,
+    CONTENT_TYPES,
+    DEFAULT_EVENT_TYPE_NAMES,
+    EVENT_TYPES,
+    WebHook,
+    event_type_json,
+    payload_url_allowed,
+    web_hook_json,
+)
 from webhooks.sandbox.forum_model import (
     BAD_CREDENTIALS,
     LIKE,
@@ -48,6 +59,7 @@ from webhooks.sandbox.forum_serialize import (
     upload_json,
     user_show,
 )
+from webhooks.sandbox.forum_state import set_site_setting, site_settings_json
 
 JSON_TYPE = "application/json; charset=utf-8"
 #: ``max_likes_per_day``, reported in ``Discourse-Actions-Max`` after a like.
@@ -610,5 +622,179 @@ def create_app(core: ForumCore) -> Flask:
         if found is None or host != state.host:
             return Response("Not Found", 404, content_type="text/plain; charset=utf-8")
         return Response(avatar_png(found.username, size), 200, content_type="image/png")
+
+    # --- admin: webhooks and site settings ---------------------------------------------------
+    #
+    # Admin::WebHooksController and Admin::SiteSettingsController of a newer forum (not in the
+    # OpenAPI document). Admin routes are behind AdminConstraint: anyone else gets a 404.
+
+    def require_admin() -> User:
+        user = viewer()
+        if user is None or not user.admin:
+            raise not_found()
+        return user
+
+    def hook_or_404(hook_id: int) -> WebHook:
+        found = core.dispatcher.hook(hook_id)
+        if found is None:
+            raise not_found()
+        return found
+
+    def categories_of(hook: WebHook) -> list[dict[str, Any]]:
+        shown = []
+        for category_id in sorted(hook.category_ids):
+            found = state.categories.get(category_id)
+            if found is not None:
+                shown.append(
+                    {
+                        "id": found.id,
+                        "name": found.name,
+                        "slug": found.slug,
+                        "color": found.color,
+                        "text_color": "FFFFFF",
+                        "read_restricted": found.read_restricted,
+                        "parent_category_id": None,
+                    }
+                )
+        return shown
+
+    def hook_fields(params: dict[str, Any], hook: WebHook | None) -> dict[str, Any]:
+        """``web_hook_params``, checked as the model validates them; 422 ``{errors}`` if not."""
+        fields = params.get("web_hook")
+        if not isinstance(fields, dict):
+            raise _missing("web_hook")
+        errors: list[str] = []
+        changes: dict[str, Any] = {}
+        if "payload_url" in fields or hook is None:
+            url = str(fields.get("payload_url") or "").strip()
+            if not re.match(r"^https?://[^/\s]+", url):
+                errors.append("Payload url is invalid")
+            elif (hook is None or url != hook.url) and not payload_url_allowed(
+                url, state.settings.allowed_internal_hosts, state.host
+            ):
+                errors.append(BLOCKED_OR_INTERNAL)
+            changes["url"] = url
+        if "secret" in fields:
+            secret = str(fields.get("secret") or "")
+            if 0 < len(secret) < 12:
+                errors.append("Secret is too short (minimum is 12 characters)")
+            changes["secret"] = secret or None
+        if "content_type" in fields:
+            content_type = _int_or_none(fields.get("content_type"))
+            if content_type not in CONTENT_TYPES:
+                errors.append("Content type can't be blank")
+            changes["content_type"] = content_type
+        for flag, attribute in (
+            ("active", "active"),
+            ("wildcard_web_hook", "wildcard"),
+            ("verify_certificate", "verify_certificate"),
+        ):
+            if flag in fields:
+                changes[attribute] = _truthy(fields[flag])
+        if "web_hook_event_type_ids" in fields:
+            wanted = {_int_or_none(i) for i in fields.get("web_hook_event_type_ids") or []}
+            changes["event_types"] = frozenset(n for i, n, _ in EVENT_TYPES if i in wanted)
+        if "category_ids" in fields:
+            ids = {_int_or_none(i) for i in fields.get("category_ids") or []}
+            changes["category_ids"] = frozenset(i for i in ids if i in state.categories)
+        wildcard = changes.get("wildcard", hook.wildcard if hook else False)
+        types = changes.get("event_types", hook.event_types if hook else frozenset())
+        if not wildcard and not types:
+            errors.append("Web hook event types can't be blank")
+        if errors:
+            raise SandboxRejection(422, errors)
+        return changes
+
+    def apply(hook: WebHook, changes: dict[str, Any]) -> None:
+        for attribute, value in changes.items():
+            setattr(hook, attribute, value)
+
+    @route("/admin/api/web_hooks", ["GET"])
+    def list_web_hooks() -> Response:
+        require_admin()
+        offset = _int(request.args.get("offset"), "offset") or 0
+        with core.lock, core.dispatcher.lock:
+            hooks = core.dispatcher.hooks()
+            page = hooks[offset : offset + 50]
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for type_id, name, group in EVENT_TYPES:
+                grouped.setdefault(group, []).append({"id": type_id, "name": name, "group": group})
+            body = {
+                "web_hooks": [web_hook_json(h) for h in page],
+                "extras": {
+                    "categories": [c for h in page for c in categories_of(h)],
+                    "grouped_event_types": grouped,
+                    "default_event_types": [event_type_json(n) for n in DEFAULT_EVENT_TYPE_NAMES],
+                    "content_types": [{"id": i, "name": n} for i, n in CONTENT_TYPES.items()],
+                    "delivery_statuses": [
+                        {"id": 1, "name": "inactive"},
+                        {"id": 2, "name": "failed"},
+                        {"id": 3, "name": "successful"},
+                        {"id": 4, "name": "disabled"},
+                    ],
+                },
+                "total_rows_web_hooks": len(hooks),
+                "load_more_web_hooks": f"/admin/api/web_hooks.json?limit=50&offset={offset + 50}",
+            }
+            return json_response(body)
+
+    @route("/admin/api/web_hooks/<int:hook_id>", ["GET"])
+    def show_web_hook(hook_id: int) -> Response:
+        require_admin()
+        with core.lock, core.dispatcher.lock:
+            hook = hook_or_404(hook_id)
+            return json_response(
+                {"web_hook": web_hook_json(hook), "extras": {"categories": categories_of(hook)}}
+            )
+
+    @route("/admin/api/web_hooks", ["POST"])
+    def create_web_hook() -> Response:
+        require_admin()
+        params = parse_params()
+        with core.lock, core.dispatcher.lock:
+            changes = hook_fields(params, None)
+            hook = core.dispatcher.add_hook(changes.pop("url"), None, frozenset())
+            hook.active = False  # the column's default; the form sends active
+            apply(hook, changes)
+            return json_response(
+                {"web_hook": web_hook_json(hook), "categories": categories_of(hook)}
+            )
+
+    @route("/admin/api/web_hooks/<int:hook_id>", ["PUT"])
+    def update_web_hook(hook_id: int) -> Response:
+        require_admin()
+        params = parse_params()
+        with core.lock, core.dispatcher.lock:
+            hook = hook_or_404(hook_id)
+            apply(hook, hook_fields(params, hook))
+            return json_response(
+                {"web_hook": web_hook_json(hook), "categories": categories_of(hook)}
+            )
+
+    @route("/admin/api/web_hooks/<int:hook_id>", ["DELETE"])
+    def delete_web_hook(hook_id: int) -> Response:
+        require_admin()
+        with core.lock, core.dispatcher.lock:
+            hook_or_404(hook_id)
+            core.dispatcher.remove_hook(hook_id)
+        return json_response({"success": "OK"})
+
+    @route("/admin/site_settings", ["GET"])
+    def list_site_settings() -> Response:
+        require_admin()
+        names = request.args.getlist("filter_names[]") or request.args.getlist("filter_names")
+        with core.lock:
+            return json_response(site_settings_json(state.settings, names))
+
+    @route("/admin/site_settings/<name>", ["PUT"])
+    def update_site_setting(name: str) -> Response:
+        require_admin()
+        params = parse_params()
+        value = params.get(name)
+        if value is None:
+            raise _missing(name)
+        with core.lock:
+            set_site_setting(state.settings, name, str(value))
+        return _empty()
 
     return app

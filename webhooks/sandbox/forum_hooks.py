@@ -7,15 +7,22 @@ webhook has a secret. Deliveries leave from one background thread (Sidekiq's pla
 order they were queued; a failed delivery is recorded and not retried (automatic retries are
 off by default on a real forum). :meth:`WebhookDispatcher.redeliver` re-sends the stored
 headers and body unchanged, like the admin's Redeliver button.
+
+The forum may have several webhooks (:class:`WebHook`, managed through the admin API or
+``SandboxForum.set_webhook``). Each one receives the events it subscribes to — by type
+(``post``, as older forums did) or by granular name (``post_created``, as newer forums do,
+reference §1.4) — unless it is inactive or its category filter leaves the event out (§1.3).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -56,6 +63,8 @@ class Delivery:
     error: str | None = None
     redelivery: bool = False
     sent_at: float | None = None
+    #: the webhook this delivery was for
+    web_hook_id: int = 0
 
     def __getitem__(self, key: str) -> Any:
         """Fields read as a mapping too: ``delivery["status"]``."""
@@ -75,19 +84,97 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+#: ``WebHookEventType::TYPES`` of a newer forum (reference §1.4): the granular event types a
+#: webhook subscribes to, as ``(id, name, group)``. Only the groups a plain forum has.
+EVENT_TYPES: tuple[tuple[int, str, str], ...] = (
+    (101, "topic_created", "topic"),
+    (102, "topic_revised", "topic"),
+    (103, "topic_edited", "topic"),
+    (104, "topic_destroyed", "topic"),
+    (105, "topic_recovered", "topic"),
+    (201, "post_created", "post"),
+    (202, "post_edited", "post"),
+    (203, "post_destroyed", "post"),
+    (204, "post_recovered", "post"),
+    (301, "user_logged_in", "user"),
+    (302, "user_logged_out", "user"),
+    (303, "user_confirmed_email", "user"),
+    (304, "user_created", "user"),
+    (305, "user_approved", "user"),
+    (306, "user_updated", "user"),
+    (307, "user_destroyed", "user"),
+    (308, "user_suspended", "user"),
+    (309, "user_unsuspended", "user"),
+    (501, "category_created", "category"),
+    (502, "category_updated", "category"),
+    (503, "category_destroyed", "category"),
+    (601, "tag_created", "tag"),
+    (602, "tag_updated", "tag"),
+    (603, "tag_destroyed", "tag"),
+    (1501, "like_created", "like"),
+)
+#: ``WebHook.default_event_types``: what the admin's form preselects.
+DEFAULT_EVENT_TYPE_NAMES = ("post_created", "post_edited", "post_destroyed", "post_recovered")
+#: ``WebHook.content_types``: the only two a webhook can have (the body is JSON either way).
+CONTENT_TYPES = {1: "application/json", 2: "application/x-www-form-urlencoded"}
+
+
+def subscription_name(event_name: str) -> str:
+    """The granular event type a webhook subscribes to for an event name.
+
+    ``WebHook::EVENT_NAME_TO_EVENT_TYPE_MAP`` sends ``topic_*_status_updated`` to ``topic_edited``
+    subscribers; the like event (``post_liked``) goes to ``like_created`` subscribers.
+    """
+    if event_name.startswith("topic_") and event_name.endswith("_status_updated"):
+        return "topic_edited"
+    if event_name == "post_liked":
+        return "like_created"
+    return event_name
+
+
 @dataclass
-class _Hook:
+class WebHook:
+    """One webhook of the forum (the ``web_hooks`` row and its join tables)."""
+
+    id: int
     url: str
     secret: str | None
+    #: subscription names: event types (``post``) or granular event names (``post_created``)
     event_types: frozenset[str]
+    category_ids: frozenset[int] = frozenset()
+    active: bool = True
+    wildcard: bool = False
+    content_type: int = 1
+    verify_certificate: bool = True
+    #: ``WebHook.last_delivery_statuses``: inactive 1, failed 2, successful 3
+    last_delivery_status: int = 1
+
+    def wants(self, event: Event) -> bool:
+        """Whether this webhook is sent ``event`` (a ping skips the active and filter checks)."""
+        if event.type == "ping":
+            return True
+        if not self.active:
+            return False
+        subscribed = self.wildcard or bool(
+            {event.type, event.name, subscription_name(event.name)} & self.event_types
+        )
+        if not subscribed:
+            return False
+        if self.category_ids:
+            category = event.payload.get("category_id")
+            return isinstance(category, int) and category in self.category_ids
+        return True
 
 
 @dataclass
 class WebhookDispatcher:
-    """Queues and sends the forum's webhook deliveries, one at a time, in order."""
+    """Holds the forum's webhooks; queues and sends their deliveries, one at a time, in order."""
 
     instance_url: str
-    _hook: _Hook | None = None
+    _hooks: dict[int, WebHook] = field(default_factory=dict)
+    #: the webhook :meth:`configure` manages (``SandboxForum.set_webhook``)
+    _configured: int | None = None
+    _next_hook: int = 1
     _queue: queue.Queue[Delivery | None] = field(default_factory=queue.Queue)
     _records: list[Delivery] = field(default_factory=list)
     _pending: int = 0
@@ -98,15 +185,54 @@ class WebhookDispatcher:
     def configure(
         self, url: str | None, secret: str | None, event_types: Collection[str] | None = None
     ) -> None:
-        """Point the webhook somewhere (None: no webhook, nothing is queued any more)."""
-        if secret and len(secret) < 12:
-            raise ValueError("a Discourse webhook secret needs at least 12 characters")
+        """Point "the" webhook somewhere (None: remove it, nothing is queued for it any more).
+
+        Webhooks made through the admin API are left as they are.
+        """
+        _check_secret(secret)
         with self._cond:
             if url is None:
-                self._hook = None
+                if self._configured is not None:
+                    self._hooks.pop(self._configured, None)
+                self._configured = None
+                return
+            types = frozenset(event_types) if event_types is not None else DEFAULT_EVENT_TYPES
+            if self._configured is not None and self._configured in self._hooks:
+                hook = self._hooks[self._configured]
+                hook.url, hook.secret, hook.event_types = url, secret or None, types
             else:
-                types = frozenset(event_types) if event_types is not None else DEFAULT_EVENT_TYPES
-                self._hook = _Hook(url, secret or None, types)
+                self._configured = self.add_hook(url, secret, types).id
+
+    # --- the admin's webhooks ------------------------------------------------------------------
+
+    def add_hook(self, url: str, secret: str | None, event_types: Collection[str]) -> WebHook:
+        """A new active webhook; more can be changed on the returned object under the lock."""
+        _check_secret(secret)
+        with self._cond:
+            hook = WebHook(self._next_hook, url, secret or None, frozenset(event_types))
+            self._next_hook += 1
+            self._hooks[hook.id] = hook
+            return hook
+
+    def hooks(self) -> list[WebHook]:
+        """Every webhook, by id (the objects themselves: change them under :attr:`lock`)."""
+        with self._cond:
+            return [self._hooks[i] for i in sorted(self._hooks)]
+
+    def hook(self, hook_id: int) -> WebHook | None:
+        with self._cond:
+            return self._hooks.get(hook_id)
+
+    def remove_hook(self, hook_id: int) -> None:
+        with self._cond:
+            self._hooks.pop(hook_id, None)
+            if self._configured == hook_id:
+                self._configured = None
+
+    @property
+    def lock(self) -> threading.Condition:
+        """Held while the webhooks are read or changed (deliveries read them too)."""
+        return self._cond
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -124,35 +250,43 @@ class WebhookDispatcher:
     # --- queueing ----------------------------------------------------------------------------
 
     def enqueue(self, event: Event) -> Delivery | None:
-        """Queue one event for the webhook, if there is one and it wants this event type."""
+        """Queue one event for every webhook that wants it; returns the first delivery."""
         with self._cond:
-            hook = self._hook
-            if hook is None or (event.type != "ping" and event.type not in hook.event_types):
-                return None
-            body = json.dumps(
-                {"ping": "OK"} if event.type == "ping" else {event.type: event.payload},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ).encode()
-            event_id = self._next_id
-            self._next_id += 1
-            headers = {
-                "Accept": "*/*",
-                "Connection": "close",
-                "Content-Type": "application/json",
-                "Host": urlsplit(hook.url).hostname or "",
-                "User-Agent": f"Discourse/{DISCOURSE_VERSION}",
-                "X-Discourse-Instance": self.instance_url,
-                "X-Discourse-Event-Id": str(event_id),
-                "X-Discourse-Event-Type": event.type,
-                "X-Discourse-Event": event.name,
-            }
-            if hook.secret:
-                headers["X-Discourse-Event-Signature"] = signature(hook.secret, body)
-            delivery = Delivery(event_id, event.type, event.name, hook.url, headers, body)
-            self._pending += 1
-            self._queue.put(delivery)
-            return delivery
+            first: Delivery | None = None
+            for hook_id in sorted(self._hooks):
+                hook = self._hooks[hook_id]
+                if hook.wants(event):
+                    delivery = self._enqueue_for(hook, event)
+                    first = first or delivery
+            return first
+
+    def _enqueue_for(self, hook: WebHook, event: Event) -> Delivery:
+        body = json.dumps(
+            {"ping": "OK"} if event.type == "ping" else {event.type: event.payload},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        event_id = self._next_id
+        self._next_id += 1
+        headers = {
+            "Accept": "*/*",
+            "Connection": "close",
+            "Content-Type": CONTENT_TYPES.get(hook.content_type, "application/json"),
+            "Host": urlsplit(hook.url).hostname or "",
+            "User-Agent": f"Discourse/{DISCOURSE_VERSION}",
+            "X-Discourse-Instance": self.instance_url,
+            "X-Discourse-Event-Id": str(event_id),
+            "X-Discourse-Event-Type": event.type,
+            "X-Discourse-Event": event.name,
+        }
+        if hook.secret:
+            headers["X-Discourse-Event-Signature"] = signature(hook.secret, body)
+        delivery = Delivery(
+            event_id, event.type, event.name, hook.url, headers, body, web_hook_id=hook.id
+        )
+        self._pending += 1
+        self._queue.put(delivery)
+        return delivery
 
     def redeliver(self, event_id: int) -> None:
         """Send a stored delivery again: same headers (id, signature) and same body."""
@@ -160,7 +294,8 @@ class WebhookDispatcher:
             original = next((d for d in self._records if d.event_id == event_id), None)
             if original is None:
                 raise KeyError(f"no delivery with X-Discourse-Event-Id {event_id}")
-            url = self._hook.url if self._hook is not None else original.url
+            hook = self._hooks.get(original.web_hook_id)
+            url = hook.url if hook is not None else original.url
             again = replace(
                 original,
                 url=url,
@@ -214,6 +349,10 @@ class WebhookDispatcher:
                 return
             done = self._send(delivery)
             with self._cond:
+                hook = self._hooks.get(done.web_hook_id)
+                if hook is not None:
+                    ok = done.status is not None and 200 <= done.status < 300
+                    hook.last_delivery_status = 3 if ok else 2
                 self._records.append(done)
                 self._pending -= 1
                 self._cond.notify_all()
@@ -237,3 +376,70 @@ class WebhookDispatcher:
             response_body=response.text[:2000],
             sent_at=started,
         )
+
+
+def _check_secret(secret: str | None) -> None:
+    if secret and len(secret) < 12:
+        raise ValueError("a Discourse webhook secret needs at least 12 characters")
+
+
+# --- the admin API's view of webhooks ---------------------------------------------------------
+
+#: ``webhooks.payload_url.blocked_or_internal`` (config/locales/server.en.yml).
+BLOCKED_OR_INTERNAL = (
+    "Payload URL cannot be used because it resolves to a blocked or internal IP address"
+)
+
+
+_TYPE_IDS = {"topic": 1, "post": 2, "user": 3, "group": 4, "category": 5, "tag": 6, "like": 15}
+
+
+def event_type_json(name: str) -> dict[str, Any]:
+    """``WebHookEventTypeSerializer``: ``{id, name, group}``."""
+    for type_id, type_name, group in EVENT_TYPES:
+        if type_name == name:
+            return {"id": type_id, "name": type_name, "group": group}
+    # A type-level subscription (``post``) made by SandboxForum.set_webhook, with the ids an
+    # older forum gave the types (reference §1.4, [B]).
+    return {"id": _TYPE_IDS.get(name, 0), "name": name, "group": name}
+
+
+def web_hook_json(hook: WebHook) -> dict[str, Any]:
+    """``AdminWebHookSerializer`` of a newer forum (categories embedded as ids)."""
+    return {
+        "id": hook.id,
+        "payload_url": hook.url,
+        "content_type": hook.content_type,
+        "last_delivery_status": hook.last_delivery_status if hook.active else 4,
+        "secret": hook.secret or "",
+        "wildcard_web_hook": hook.wildcard,
+        "verify_certificate": hook.verify_certificate,
+        "active": hook.active,
+        "web_hook_event_types": [event_type_json(n) for n in sorted(hook.event_types)],
+        "category_ids": sorted(hook.category_ids),
+        "tag_names": [],
+        "group_ids": [],
+    }
+
+
+def _internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
+
+
+def payload_url_allowed(url: str, allowed_internal_hosts: str, own_host: str) -> bool:
+    """``WebHook#ensure_payload_url_allowed``: may the forum call ``url``'s host?
+
+    Hosts in ``allowed_internal_hosts`` (``|``- or newline-separated) and the forum's own host
+    bypass the check; other hosts must resolve, and not only to private or loopback addresses
+    (``FinalDestination::SSRFDetector``).
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    allowed = {h.strip().lower() for h in allowed_internal_hosts.replace("\n", "|").split("|")}
+    if host in allowed - {""} or host == own_host.lower():
+        return True
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    return any(not _internal(str(a).split("%", 1)[0]) for a in addresses)

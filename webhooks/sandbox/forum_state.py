@@ -89,6 +89,83 @@ class Settings:
         "webp",
         "avif",
     )
+    #: hosts (``|``-separated) the forum may call although they resolve to private or loopback
+    #: addresses; others are refused when a webhook is saved (reference §1.1, SSRF guard)
+    allowed_internal_hosts: str = ""
+
+
+#: Site setting categories (the admin's settings tabs) of the settings the double has.
+_SETTING_CATEGORIES = {
+    "allowed_internal_hosts": "security",
+    "max_image_size_kb": "files",
+    "max_attachment_size_kb": "files",
+    "authorized_extensions": "files",
+    "rate_limit_create_post": "rate_limits",
+    "unique_posts_mins": "rate_limits",
+}
+#: Site setting types other than what the Python type says.
+_SETTING_TYPES = {"allowed_internal_hosts": "host_list", "authorized_extensions": "list"}
+
+
+def _setting_text(value: object) -> str:
+    if isinstance(value, tuple):
+        return "|".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def site_settings_json(settings: Settings, names: Sequence[str] = ()) -> dict[str, Any]:
+    """``GET /admin/site_settings.json``: ``{"site_settings": [...]}`` as
+    ``SiteSetting.all_settings`` shapes each entry (values as strings; ``names`` filters, as
+    newer forums' ``filter_names[]`` does)."""
+    defaults = Settings()
+    entries = []
+    for name in Settings.__dataclass_fields__:
+        if names and name not in names:
+            continue
+        value = getattr(settings, name)
+        kind = _SETTING_TYPES.get(name) or {int: "integer", float: "float", str: "string"}.get(
+            type(value), "string"
+        )
+        entries.append(
+            {
+                "setting": name,
+                "humanized_name": name.replace("_", " ").capitalize(),
+                "description": "",
+                "default": _setting_text(getattr(defaults, name)),
+                "value": _setting_text(value),
+                "category": _SETTING_CATEGORIES.get(name, "posting"),
+                "preview": None,
+                "secret": False,
+                "type": kind,
+            }
+        )
+    return {"site_settings": entries}
+
+
+def set_site_setting(settings: Settings, name: str, value: str) -> None:
+    """``PUT /admin/site_settings/{name}``: parse ``value`` as the setting's type and set it."""
+    if name not in Settings.__dataclass_fields__:
+        raise SandboxRejection(422, [f"No setting named '{name}' exists"], "invalid_parameters")
+    current = getattr(settings, name)
+    parsed: object
+    try:
+        if isinstance(current, tuple):
+            parsed = tuple(v for v in value.split("|") if v)
+        elif isinstance(current, bool):
+            parsed = value.lower() in ("true", "t", "1")
+        elif isinstance(current, int):
+            parsed = int("".join(c for c in value if c in "-0123456789"))
+        elif isinstance(current, float):
+            parsed = float(value)
+        else:
+            parsed = value.strip()
+    except ValueError:
+        raise SandboxRejection(
+            422, [f"Value of {name} is not valid: {value}"], "invalid_parameters"
+        ) from None
+    setattr(settings, name, parsed)
 
 
 @dataclass

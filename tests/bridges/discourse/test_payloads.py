@@ -170,7 +170,6 @@ def test_unlisting_a_topic_is_recorded_as_a_topic_edit() -> None:
         "user_created",
         "category_updated",
         "ping",
-        "post_liked",
         "x",
     ],
 )

@@ -132,6 +132,16 @@ NOT_IN_SPEC: dict[tuple[str, str], str] = {
     ("GET", "/uploads/default/original/{}"): "an upload's bytes (not JSON)",
     ("GET", "/uploads/short-url/{}"): "an upload's short URL, redirecting to the file",
     ("GET", "/user_avatar/{}/{}/{}/{}"): "avatar images (not JSON)",
+    # The admin API porch setup discourse uses; the document has no admin webhook or site
+    # setting routes. Shapes follow Admin::WebHooksController / AdminWebHookSerializer and
+    # Admin::SiteSettingsController (tests/webhooks/test_setup.py exercises them).
+    ("GET", "/admin/api/web_hooks"): "the forum's webhooks and their event types",
+    ("POST", "/admin/api/web_hooks"): "creating a webhook",
+    ("GET", "/admin/api/web_hooks/{}"): "one webhook",
+    ("PUT", "/admin/api/web_hooks/{}"): "changing a webhook",
+    ("DELETE", "/admin/api/web_hooks/{}"): "deleting a webhook",
+    ("GET", "/admin/site_settings"): "site settings (allowed_internal_hosts)",
+    ("PUT", "/admin/site_settings/{}"): "changing a site setting",
 }
 
 

@@ -1,0 +1,191 @@
+"""What every chat -> forum delivery shares: who posts, what they post, which post is whose.
+
+A sender with a linked forum account posts as themselves, so the forum's own permissions,
+limits and watched words apply to them; anyone else is posted by the relay account under a
+heading that names them (``relay.chat_sender_template``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bridges.chat_media import MEDIA_MSGTYPES, MediaCarrier, media_facts
+from bridges.context import RelayContext
+from bridges.formatting import escape_markdown, matrix_to_forum
+from bridges.links import LinkConfig
+from bridges.merged_posts import Segments, split
+from bridges.model import ChatMessage, EventID, Platform, RoomID, UserID
+from bridges.store.inbox import InboxRow
+from bridges.store.mapping import Message
+from bridges.store.post_parts import Part, PostParts
+from policies.crossing import Crossing, decide
+from policies.decision import Decision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForumAuthor:
+    """The forum account a chat message is posted as, and the heading it needs, if any."""
+
+    username: str
+    heading: str | None = None
+
+    def raw(self, text: str) -> str:
+        """A post's markdown: the heading (for the relay account), then the message."""
+        return f"{self.heading}\n\n{text}" if self.heading else text
+
+    def text_of(self, raw: str) -> str:
+        """The message part of a post's markdown (``raw`` without the heading)."""
+        if self.heading is None:
+            return raw
+        _, _, rest = raw.partition("\n\n")
+        return rest
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a chat message lives on the forum: its post (the mapping's row for it) and, for a
+    post holding several merged messages, the message's own part of it."""
+
+    head: Message
+    part: Part | None
+
+    @property
+    def sender(self) -> UserID:
+        return self.part.sender if self.part is not None else self.head.sender
+
+    @property
+    def redacted(self) -> bool:
+        return self.part.redacted if self.part is not None else self.head.redacted
+
+
+class ChatPosting:
+    """Shared steps of the chat -> forum deliveries."""
+
+    def __init__(self, ctx: RelayContext) -> None:
+        self.ctx = ctx
+        self.parts = PostParts(ctx.store.db)
+        self.media = MediaCarrier(ctx.chat, ctx.forum, lambda: ctx.relay.media_max_bytes)
+
+    # --- who --------------------------------------------------------------------------------
+
+    def author(self, msg: ChatMessage) -> ForumAuthor:
+        """The linked forum account of the sender, else the relay account with a heading."""
+        identity = self.ctx.store.identities.by_matrix_user(msg.sender)
+        if identity is not None:
+            return ForumAuthor(identity.forum_username)
+        return self.relay_author(msg.room_id, msg.sender)
+
+    def relay_author(self, room_id: RoomID, sender: UserID) -> ForumAuthor:
+        """The relay account, with the heading that names ``sender`` (its display name is
+        escaped: it is text, not markdown)."""
+        heading = self.ctx.relay.chat_sender_template.format(
+            displayname=escape_markdown(self.displayname(room_id, sender)), user_id=sender
+        )
+        return ForumAuthor(self.ctx.discourse.relay_username, heading)
+
+    def author_of_post(self, post: dict[str, Any], room_id: RoomID, sender: UserID) -> ForumAuthor:
+        """Who wrote an existing post: changes to it must be made as that account."""
+        username = str(post.get("username") or "")
+        if not username or username.lower() == self.ctx.discourse.relay_username.lower():
+            return self.relay_author(room_id, sender)
+        return ForumAuthor(username)
+
+    def displayname(self, room_id: RoomID, user_id: UserID) -> str:
+        member = self.ctx.chat.room_state(room_id, "m.room.member", user_id) or {}
+        name = member.get("displayname")
+        return str(name) if name else user_id.split(":", 1)[0].lstrip("@")
+
+    # --- what -------------------------------------------------------------------------------
+
+    def text(self, msg: ChatMessage, as_user: str) -> str:
+        """The message as forum markdown (without any heading); media uploaded first."""
+        if msg.msgtype in MEDIA_MSGTYPES:
+            facts = media_facts(msg, self.media.content_of(msg))
+            embed = self.media.embed(msg, facts, as_user)
+            if facts.caption is None:
+                return embed
+            caption = matrix_to_forum(facts.caption, facts.caption_html, mentions=self.mention)
+            return f"{caption}\n\n{embed}"
+        raw = matrix_to_forum(msg.body, msg.formatted_body, mentions=self.mention)
+        if msg.msgtype == "m.emote":
+            raw = f"*{self.displayname(msg.room_id, msg.sender)} {raw}*"
+        return raw
+
+    def title_source(self, msg: ChatMessage) -> str:
+        """The text a new topic's title is cut from: the plain body (a caption, a file name)."""
+        if msg.msgtype == "m.emote":
+            return f"{self.displayname(msg.room_id, msg.sender)} {msg.body}"
+        return msg.body
+
+    def mention(self, user_id: UserID) -> str | None:
+        """A pill's forum name: the linked account, else the ghost's forum user."""
+        identity = self.ctx.store.identities.by_matrix_user(user_id)
+        if identity is not None:
+            return identity.forum_username
+        username = self.ctx.ghosts.username_for(user_id)
+        return None if username is None else str(username)
+
+    # --- which ------------------------------------------------------------------------------
+
+    def locate(self, room_id: RoomID, event_id: EventID) -> Located | None:
+        """The forum post a Matrix event was carried into (or came from), if any."""
+        mapping = self.ctx.store.mapping
+        part = self.parts.for_event(room_id, event_id)
+        head = mapping.message_for_event(room_id, event_id)
+        if head is None and part is not None:
+            head = mapping.message_for_post(part.link, part.post_id)
+        return None if head is None else Located(head, part)
+
+    def segments_of(
+        self, raw: str, head: Message, parts: Sequence[Part], also: EventID | None = None
+    ) -> Segments:
+        """A post's text cut into its messages (one, for a post that was never merged).
+
+        ``also`` is an event that may have been appended without being recorded yet.
+        """
+        known = {p.event_id for p in parts}
+        if also is not None:
+            known.add(also)
+        live = [p.event_id for p in parts if not p.redacted]
+        return split(raw, known, live[0] if live else head.event_id)
+
+    def decide(self, link: LinkConfig, msg: ChatMessage) -> Decision:
+        return decide(
+            Crossing(
+                source=Platform.CHAT.value,
+                direction=link.direction.value,
+                link=link.name,
+                is_notice=msg.msgtype == "m.notice",
+            )
+        )
+
+    # --- telling the sender -----------------------------------------------------------------
+
+    def notify(
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        msg: ChatMessage,
+        thread_root: EventID | None,
+        text: str,
+        step: str,
+    ) -> None:
+        """An ``m.notice`` from porch's bot answering ``msg`` (inside its thread, if any)."""
+        # An edit is answered at the message it edits: that is what the sender sees.
+        relation: dict[str, Any] = {"m.in_reply_to": {"event_id": msg.replaces or msg.event_id}}
+        if thread_root is not None:
+            relation.update(rel_type="m.thread", event_id=thread_root, is_falling_back=False)
+        notice = {
+            "msgtype": "m.notice",
+            "body": text,
+            "m.relates_to": relation,
+            "m.mentions": {"user_ids": [msg.sender]},
+        }
+        self.ctx.chat.send(
+            msg.room_id, notice, as_user=None, txn_id=f"porch.{row.id}.{link.name}.{step}"
+        )
