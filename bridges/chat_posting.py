@@ -14,15 +14,16 @@ from typing import Any
 
 from bridges.chat_media import MEDIA_MSGTYPES, MediaCarrier, media_facts
 from bridges.context import RelayContext
-from bridges.formatting import escape_markdown, matrix_to_forum
+from bridges.facts import Crossings
+from bridges.formatting import escape_markdown, matrix_to_forum, pill_url
 from bridges.links import LinkConfig
 from bridges.merged_posts import Segments, split
-from bridges.model import ChatMessage, EventID, Platform, RoomID, UserID
+from bridges.model import ChatMessage, EventID, RoomID, TopicID, UserID
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message
 from bridges.store.post_parts import Part, PostParts
-from policies.crossing import Crossing, decide
 from policies.decision import Decision
+from policies.facts import BodyFormat, Content
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,17 @@ class ForumAuthor:
             return raw
         _, _, rest = raw.partition("\n\n")
         return rest
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a chat message becomes on the forum once its decision's transforms are applied,
+    and the decision with what they changed (for the audit log)."""
+
+    author: ForumAuthor
+    text: str
+    title: str | None
+    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ class ChatPosting:
         self.ctx = ctx
         self.parts = PostParts(ctx.store.db)
         self.media = MediaCarrier(ctx.chat, ctx.forum, lambda: ctx.relay.media_max_bytes)
+        self.crossings = Crossings(ctx)
 
     # --- who --------------------------------------------------------------------------------
 
@@ -84,7 +97,9 @@ class ChatPosting:
         """The relay account, with the heading that names ``sender`` (its display name is
         escaped: it is text, not markdown)."""
         heading = self.ctx.relay.chat_sender_template.format(
-            displayname=escape_markdown(self.displayname(room_id, sender)), user_id=sender
+            displayname=escape_markdown(self.displayname(room_id, sender)),
+            user_id=sender,
+            matrix_to=pill_url(sender),
         )
         return ForumAuthor(self.ctx.discourse.relay_username, heading)
 
@@ -154,15 +169,44 @@ class ChatPosting:
         live = [p.event_id for p in parts if not p.redacted]
         return split(raw, known, live[0] if live else head.event_id)
 
-    def decide(self, link: LinkConfig, msg: ChatMessage) -> Decision:
-        return decide(
-            Crossing(
-                source=Platform.CHAT.value,
-                direction=link.direction.value,
-                link=link.name,
-                is_notice=msg.msgtype == "m.notice",
-            )
+    def decide(
+        self, row: InboxRow, link: LinkConfig, msg: ChatMessage, topic_id: TopicID | None
+    ) -> Decision:
+        """The policies' decision on carrying ``msg`` into ``topic_id`` (``None``: a new topic)
+        of the link's category (:mod:`bridges.facts`).
+
+        Raises:
+            RetryLater: a fact the decision needs is unknown (the waiting is audited).
+        """
+        return self.crossings.chat_message(row, link, msg, topic_id).decision
+
+    def publish(
+        self,
+        decision: Decision,
+        msg: ChatMessage,
+        author: ForumAuthor,
+        text: str,
+        title: str | None = None,
+    ) -> Published:
+        """The post's author, text and (new topic) title as ``decision``'s transforms leave
+        them; an author shown under a collective name is posted by the relay account under
+        that name. The decision comes back with what the transforms changed, for the audit."""
+        if not decision.transforms:
+            return Published(author, text, title, decision)
+        content = Content(
+            text,
+            BodyFormat.MARKDOWN,
+            title=title,
+            author_display_name=self.displayname(msg.room_id, msg.sender),
+            author_username=author.username if author.heading is None else None,
         )
+        verdict = self.crossings.apply(decision, content)
+        shown = verdict.shown
+        assert shown is not None  # a decision with transforms crosses
+        if shown.alias is not None:
+            heading = f"**{escape_markdown(shown.alias)}** on Matrix:"
+            author = ForumAuthor(self.ctx.discourse.relay_username, heading)
+        return Published(author, shown.content.body, shown.content.title, verdict.decision)
 
     # --- telling the sender -----------------------------------------------------------------
 

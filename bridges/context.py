@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bridges.discourse.client import ForumClient
@@ -17,6 +17,8 @@ from bridges.model import CategoryID, LinkName, RoomID
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow
 from bridges.store.store import Store
+from bridges.tiers import TierBook
+from policies.config import Policy
 from policies.decision import Decision
 
 
@@ -33,8 +35,23 @@ class RelayContext:
     chat: AppserviceAPI
     ghosts: Ghosts
     clock: Callable[[], float] = time.time
+    #: The base URL of porch's web pages (``listen.public_url``), for links the bot hands out.
+    public_url: str | None = None
+    #: The named crossing policies (``policies:``), which links name in ``links[].policy``.
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+    #: The tiers of linked categories and rooms (:mod:`bridges.tiers`).
+    tiers: TierBook = field(init=False)
     _rooms: dict[LinkName, RoomID] = field(default_factory=dict)
     _categories: dict[LinkName, CategoryID] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tiers = TierBook(
+            self.store.tiers,
+            self.forum,
+            self.chat,
+            clock=self.clock,
+            max_age=self.relay.tier_refresh,
+        )
 
     def room_of(self, link: LinkConfig) -> RoomID:
         """The link's room id (aliases resolved once), with porch's bot joined to it."""

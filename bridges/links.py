@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 
 from bridges.configbase import Section
 from bridges.model import CategoryID, Direction, LinkName, RoomAlias, RoomID
+from policies.tiers import Tier
 
 
 class ForumEnd(Section):
@@ -13,6 +14,9 @@ class ForumEnd(Section):
 
     category: str | int
     tags: tuple[str, ...] = ()
+    #: The tier the admin expects the category to have (``porch check`` uses it offline;
+    #: ``--online`` reports a contradiction with the forum). Decisions use the forum's own.
+    tier: Tier | None = None
 
     @field_validator("category")
     @classmethod
@@ -40,6 +44,8 @@ class LinkConfig(Section):
     room: str
     direction: Direction = Direction.BOTH
     policy: str | None = None
+    #: The tier the admin expects the room to have (as ``forum.tier``, for the room).
+    room_tier: Tier | None = None
     #: Top-level chat messages start new topics (otherwise they stay in chat).
     topics_from_chat: bool = False
     #: Carry reactions as forum likes (by linked users) and likes as reactions.
@@ -72,18 +78,23 @@ class RelayConfig(Section):
     backoff_max: float = Field(default=300.0, gt=0)
     #: Seconds between polls of an idle inbox.
     poll_interval: float = Field(default=0.2, gt=0)
-    #: Heading for a chat message posted by the relay account for an unlinked user.
-    chat_sender_template: str = "**{displayname}** ({user_id}) on Matrix:"
+    #: Heading for a chat message posted by the relay account for an unlinked user:
+    #: ``{displayname}``, ``{user_id}`` and ``{matrix_to}`` (a https://matrix.to link to them).
+    chat_sender_template: str = "**{displayname}** ([{user_id}]({matrix_to})) on Matrix:"
     #: Largest file carried between the platforms, in bytes; larger ones become links.
     media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    #: Seconds a category's or room's security is trusted before it is read again (and how
+    #: often every link's is read again in the background).
+    tier_refresh: float = Field(default=300.0, gt=0)
 
     @field_validator("chat_sender_template")
     @classmethod
     def _known_fields(cls, template: str) -> str:
         try:
-            template.format(displayname="x", user_id="@x:y")
+            template.format(displayname="x", user_id="@x:y", matrix_to="https://matrix.to/")
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(
-                f"may use {{displayname}} and {{user_id}} only ({type(exc).__name__}: {exc})"
+                "may use {displayname}, {user_id} and {matrix_to} only "
+                f"({type(exc).__name__}: {exc})"
             ) from exc
         return template

@@ -68,6 +68,13 @@ class EventKind(StrEnum):
     CHAT_MESSAGE = "matrix.message"
     CHAT_REDACTION = "matrix.redaction"
     CHAT_REACTION = "matrix.reaction"
+    CHAT_INVITE = "matrix.invite"
+    IDENTITY_LINKED = "porch.identity_linked"
+    #: A category was created or its settings (security) changed: its tier is read again.
+    CATEGORY_CHANGED = "forum.category_changed"
+    CATEGORY_DESTROYED = "forum.category_destroyed"
+    #: A room's join rule or history visibility changed: its tier follows.
+    ROOM_SECURITY_CHANGED = "matrix.room_security"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +199,62 @@ class ChatReaction:
     key: str
 
 
-InboxPayload = ForumPost | ForumTopic | ForumLike | ChatMessage | ChatRedaction | ChatReaction
+@dataclass(frozen=True, slots=True)
+class ChatInvite:
+    """A Matrix invite (``m.room.member`` with ``membership: invite``) of ``invitee``."""
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    invitee: UserID
+    is_direct: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityLinked:
+    """The forum confirmed who a Matrix user is (:mod:`bridges.identity`); the bot tells them
+    in the direct chat where they asked."""
+
+    matrix_user_id: UserID
+    room_id: RoomID
+    forum_username: ForumUsername
+
+
+@dataclass(frozen=True, slots=True)
+class ForumCategory:
+    """A Discourse category, as carried by a ``category_*`` webhook (``read_restricted`` as the
+    forum sent it; porch reads the full security from the API before it trusts a tier)."""
+
+    category_id: CategoryID
+    slug: str | None = None
+    name: str | None = None
+    read_restricted: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSecurityChanged:
+    """An ``m.room.join_rules`` or ``m.room.history_visibility`` state event; ``value`` is its
+    ``join_rule`` / ``history_visibility`` (``None`` when the content has none)."""
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    event_type: str
+    value: str | None = None
+
+
+InboxPayload = (
+    ForumPost
+    | ForumTopic
+    | ForumLike
+    | ChatMessage
+    | ChatRedaction
+    | ChatReaction
+    | ChatInvite
+    | IdentityLinked
+    | ForumCategory
+    | RoomSecurityChanged
+)
 
 #: Which neutral type each inbox kind carries; the inbox stores the payload as JSON.
 PAYLOAD_TYPES: dict[EventKind, type[InboxPayload]] = {
@@ -207,4 +269,9 @@ PAYLOAD_TYPES: dict[EventKind, type[InboxPayload]] = {
     EventKind.CHAT_MESSAGE: ChatMessage,
     EventKind.CHAT_REDACTION: ChatRedaction,
     EventKind.CHAT_REACTION: ChatReaction,
+    EventKind.CHAT_INVITE: ChatInvite,
+    EventKind.IDENTITY_LINKED: IdentityLinked,
+    EventKind.CATEGORY_CHANGED: ForumCategory,
+    EventKind.CATEGORY_DESTROYED: ForumCategory,
+    EventKind.ROOM_SECURITY_CHANGED: RoomSecurityChanged,
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
@@ -10,16 +12,31 @@ from bridges.discourse.errors import ForumAuthError, ForumError
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
-from bridges.matrix.errors import MatrixError
+from bridges.matrix.errors import MatrixError, MatrixUnavailable
+from bridges.tiers import online_problems as tier_problems
+from policies.config import Policy
+
+log = logging.getLogger(__name__)
+
+#: Pauses between appservice pings that fail for a passing reason (so four tries in all).
+PING_BACKOFF = (0.5, 1.0, 2.0)
 
 
 def online_problems(
-    discourse: DiscourseConfig, matrix: MatrixConfig, links: Sequence[LinkConfig]
+    discourse: DiscourseConfig,
+    matrix: MatrixConfig,
+    links: Sequence[LinkConfig],
+    policies: Mapping[str, Policy] | None = None,
 ) -> list[str]:
-    """Every problem found reaching the forum and the homeserver, each with its config path."""
+    """Every problem found reaching the forum and the homeserver, each with its config path;
+    once both are reached, the tiers they give each link (:func:`bridges.tiers.online_problems`:
+    a declared tier they contradict, a link that would publish without a policy)."""
+    forum, chat = ForumClient(discourse), AppserviceAPI(matrix)
     problems: list[str] = []
-    problems += _forum_problems(ForumClient(discourse), discourse, links)
-    problems += _matrix_problems(AppserviceAPI(matrix), matrix, links)
+    problems += _forum_problems(forum, discourse, links)
+    problems += _matrix_problems(chat, matrix, links)
+    if not problems:
+        problems += tier_problems(forum, chat, links, policies or {})
     return problems
 
 
@@ -68,7 +85,7 @@ def _matrix_problems(
         ]
     problems = []
     try:
-        chat.ping()
+        _ping(chat)
     except MatrixError as exc:
         assert config.appservice is not None
         problems.append(
@@ -85,3 +102,20 @@ def _matrix_problems(
                 " invite it to the room"
             )
     return problems
+
+
+def _ping(chat: AppserviceAPI, sleep: Callable[[float], None] = time.sleep) -> None:
+    """The appservice ping, tried again after a transient failure.
+
+    Synapse may answer a ping 502 once when the keep-alive connection it holds to porch's
+    port has gone stale (``AlreadyCancelled``); its next attempt opens a fresh connection.
+    A refusal that is not transient (a wrong token, an unknown appservice) fails at once.
+    """
+    for pause in PING_BACKOFF:
+        try:
+            chat.ping()
+            return
+        except MatrixUnavailable as exc:
+            log.info("check: appservice ping failed (%s); trying again in %gs", exc, pause)
+            sleep(pause)
+    chat.ping()

@@ -13,6 +13,8 @@ import logging
 from bridges import codec
 from bridges.context import RelayContext
 from bridges.discourse.errors import ForumRateLimited, ForumUnavailable
+from bridges.facts import TierEvents
+from bridges.identity.commands import BotCommands
 from bridges.matrix.errors import MatrixRateLimited, MatrixUnavailable
 from bridges.model import ChatReaction, ChatRedaction, ForumLike, InboxPayload
 from bridges.reactions import ReactionRelay
@@ -38,6 +40,8 @@ class Relay:
         self.to_matrix = ToMatrix(ctx)
         self.to_forum = ToForum(ctx)
         self.reactions = ReactionRelay(ctx)
+        self.commands = BotCommands(ctx)
+        self.tier_events = TierEvents(ctx)
         #: Consecutive deliveries that found the homeserver unreachable.
         self._outage = 0
 
@@ -65,7 +69,11 @@ class Relay:
         self._outage = 0
 
     def _route(self, row: InboxRow, event: InboxPayload) -> None:
-        if isinstance(event, ForumLike):
+        if self.commands.owns(event):
+            self.commands.handle(row, event)
+        elif self.tier_events.owns(event):
+            self.tier_events.handle(row, event)
+        elif isinstance(event, ForumLike):
             self.reactions.forum_like(row, event)
         elif isinstance(event, ChatReaction):
             self.reactions.chat_reaction(row, event)

@@ -98,12 +98,16 @@ class ToForum:
             )
             self.ctx.audit(row, link, ignore("not-a-carried-thread", reason), msg.sender)
             return
-        decision = self.posting.decide(link, msg)
-        self.ctx.audit(row, link, decision, msg.sender)
+        decision = self.posting.decide(row, link, msg, thread.topic_id)
         if not decision.crosses:
+            self.ctx.audit(row, link, decision, msg.sender)
             return
         author = self.posting.author(msg)
-        text = self.posting.text(msg, author.username)
+        published = self.posting.publish(
+            decision, msg, author, self.posting.text(msg, author.username)
+        )
+        self.ctx.audit(row, link, published.decision, msg.sender)
+        author, text = published.author, published.text
         reply_to = self._reply_target(msg, thread)
         if reply_to is None and self._merge(link, thread, msg, author, text):
             return
@@ -148,14 +152,22 @@ class ToForum:
 
     def _new_topic(self, row: InboxRow, link: LinkConfig, msg: ChatMessage) -> None:
         """A top-level message starts a topic in the link's category and becomes its root."""
-        decision = self.posting.decide(link, msg)
-        self.ctx.audit(row, link, decision, msg.sender)
+        decision = self.posting.decide(row, link, msg, None)
         if not decision.crosses:
+            self.ctx.audit(row, link, decision, msg.sender)
             return
         author = self.posting.author(msg)
-        text = self.posting.text(msg, author.username)
+        published = self.posting.publish(
+            decision,
+            msg,
+            author,
+            self.posting.text(msg, author.username),
+            self.posting.title_source(msg),
+        )
+        self.ctx.audit(row, link, published.decision, msg.sender)
+        author, text = published.author, published.text
         title = title_from_text(
-            self.posting.title_source(msg), min_length=TITLE_MIN, max_length=TITLE_MAX
+            published.title or text, min_length=TITLE_MIN, max_length=TITLE_MAX
         )
         try:
             category = self.ctx.category_of(link)
@@ -165,6 +177,7 @@ class ToForum:
                     raw=author.raw(text),
                     title=title,
                     category_id=category,
+                    tags=link.forum.tags,
                 )
             except ForumRejected as exc:
                 if not any(_TITLE_TAKEN in m.lower() for m in exc.messages):
@@ -176,6 +189,7 @@ class ToForum:
                     raw=author.raw(text),
                     title=_dated(title, msg.origin_server_ts),
                     category_id=category,
+                    tags=link.forum.tags,
                 )
         except ForumRejected as exc:
             self._rejected(row, link, msg, None, exc)

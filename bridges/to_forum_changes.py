@@ -72,18 +72,23 @@ class ChatChanges:
         found = self._own_copy(row, link, msg.room_id, msg.replaces, msg.sender)
         if found is None:
             return
-        decision = self.posting.decide(link, msg)
-        self.ctx.audit(row, link, decision, msg.sender)
+        decision = self.posting.decide(row, link, msg, found.head.topic_id)
         if not decision.crosses:
+            self.ctx.audit(row, link, decision, msg.sender)
             return
         head = found.head
         try:
             post = self.ctx.forum.get_post(head.post_id)
         except ForumNotFound:
+            self.ctx.audit(row, link, decision, msg.sender)
             log.info("relay: post %s of %s is gone; edit not carried", head.post_id, msg.replaces)
             return
         author = self.posting.author_of_post(post, msg.room_id, msg.sender)
-        text = self.posting.text(msg, author.username)
+        published = self.posting.publish(
+            decision, msg, author, self.posting.text(msg, author.username)
+        )
+        self.ctx.audit(row, link, published.decision, msg.sender)
+        author, text = published.author, published.text
         old_raw = str(post.get("raw") or "")
         parts = self.posting.parts.of_post(head.link, head.post_id) if found.part else []
         segments = self.posting.segments_of(old_raw, head, parts)

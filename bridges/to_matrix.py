@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from bridges.context import RelayContext
+from bridges.facts import Crossings, Shown, Verdict
 from bridges.formatting import MatrixContent, forum_to_matrix
 from bridges.forum_media import ForumMedia
 from bridges.links import LinkConfig
@@ -45,8 +46,7 @@ from bridges.model import (
 from bridges.send_once import send_once, txn_id
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message, Thread
-from policies.crossing import Crossing, decide, ignore, retract
-from policies.decision import Decision
+from policies.crossing import ignore, retract
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class ToMatrix:
     def __init__(self, ctx: RelayContext) -> None:
         self.ctx = ctx
         self.media = ForumMedia(ctx)
+        self.crossings = Crossings(ctx)
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
         if isinstance(event, ForumPost):
@@ -97,19 +98,19 @@ class ToMatrix:
                     row, link, ignore("echo", "posted by porch's relay account"), "porch"
                 )
                 continue
-            decision = self._decide(link, post)
-            self.ctx.audit(row, link, decision, post.author.username)
-            if not decision.crosses:
+            verdict = self._decide(row, link, post)
+            self.ctx.audit(row, link, verdict.decision, post.author.username)
+            if verdict.shown is None:
                 continue
             room = self.ctx.room_of(link)
             if post.is_first_post:
-                self._send_root(row, link, room, post)
+                self._send_root(row, link, room, post, verdict.shown)
             else:
                 thread = self.ctx.store.mapping.thread_for_topic(link.name, post.topic_id)
                 if thread is None:
                     thread = self._adopt_topic(row, link, room, post.topic_id)
                 if thread is not None:
-                    self._send_reply(row, link, room, thread, post)
+                    self._send_reply(row, link, room, thread, post, verdict.shown)
 
     def _links_for(self, post: ForumPost) -> list[LinkConfig]:
         links = [
@@ -123,20 +124,20 @@ class ToMatrix:
             links = [lk for lk in links if not lk.forum.tags or tags & set(lk.forum.tags)]
         return links
 
-    def _decide(self, link: LinkConfig, post: ForumPost) -> Decision:
-        return decide(
-            Crossing(
-                source=Platform.FORUM.value,
-                direction=link.direction.value,
-                link=link.name,
-                post_type=post.post_type,
-                archetype=post.archetype,
-            )
-        )
+    def _decide(
+        self, row: InboxRow, link: LinkConfig, post: ForumPost, title: str | None = None
+    ) -> Verdict:
+        """The policies' verdict on carrying ``post`` over ``link`` (:mod:`bridges.facts`);
+        a first post's copy shows ``title`` (by default the topic's)."""
+        if title is None and post.is_first_post:
+            title = post.topic_title
+        return self.crossings.forum_post(row, link, post, title)
 
-    def _send_root(self, row: InboxRow, link: LinkConfig, room: RoomID, post: ForumPost) -> Thread:
-        ghost = self._ghost(post.author, room)
-        content = self._root_content(post, post.topic_title)
+    def _send_root(
+        self, row: InboxRow, link: LinkConfig, room: RoomID, post: ForumPost, shown: Shown
+    ) -> Thread:
+        ghost = self._sender(post.author, room, shown)
+        content = self._root_content(post, post.topic_title, shown)
         event_id = self._send(row, room, content, ghost, txn_id(row, link, "root"))
         thread = Thread(link.name, post.topic_id, room, event_id, post.post_id, Platform.FORUM)
         root = Message(
@@ -155,11 +156,17 @@ class ToMatrix:
         return thread
 
     def _send_reply(
-        self, row: InboxRow, link: LinkConfig, room: RoomID, thread: Thread, post: ForumPost
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        room: RoomID,
+        thread: Thread,
+        post: ForumPost,
+        shown: Shown,
     ) -> None:
         mapping = self.ctx.store.mapping
-        ghost = self._ghost(post.author, room)
-        content = self._post_content(post)
+        ghost = self._sender(post.author, room, shown)
+        content = self._post_content(post, shown)
         target = None
         if post.reply_to_post_number is not None:
             target = mapping.message_for_post_number(
@@ -216,11 +223,11 @@ class ToMatrix:
         first = _post_from_topic_view(topic, posts[0])
         if self.ctx.store.mapping.message_for_post(link.name, first.post_id) is not None:
             return self.ctx.store.mapping.thread_for_topic(link.name, topic_id)
-        decision = self._decide(link, first)
-        self.ctx.audit(row, link, decision, first.author.username)
-        if not decision.crosses:
+        verdict = self._decide(row, link, first)
+        self.ctx.audit(row, link, verdict.decision, first.author.username)
+        if verdict.shown is None:
             return None
-        return self._send_root(row, link, room, first)
+        return self._send_root(row, link, room, first, verdict.shown)
 
     # --- changes to carried posts --------------------------------------------------------------
 
@@ -235,14 +242,14 @@ class ToMatrix:
             link = self._link(copy.link)
             if link is None:
                 continue
-            decision = self._decide(link, post)
-            self.ctx.audit(row, link, decision, post.author.username)
-            if not decision.crosses:
+            verdict = self._decide(row, link, post)
+            self.ctx.audit(row, link, verdict.decision, post.author.username)
+            if verdict.shown is None:
                 continue
             new = (
-                self._root_content(post, post.topic_title)
+                self._root_content(post, post.topic_title, verdict.shown)
                 if post.is_first_post
-                else self._post_content(post)
+                else self._post_content(post, verdict.shown)
             )
             self._send_edit(row, link, copy, new)
             thread = self.ctx.store.mapping.thread_for_topic(link.name, post.topic_id)
@@ -301,25 +308,26 @@ class ToMatrix:
             link = self._link(copy.link)
             if link is None or copy.origin is not Platform.FORUM or not copy.redacted:
                 continue
-            decision = self._decide(link, post)
-            self.ctx.audit(row, link, decision, post.author.username)
-            if not decision.crosses:
+            verdict = self._decide(row, link, post, post.topic_title)
+            self.ctx.audit(row, link, verdict.decision, post.author.username)
+            if verdict.shown is None:
                 continue
+            shown = verdict.shown
             thread = mapping.thread_for_topic(link.name, post.topic_id)
             thread_root: EventID | None = None
             if post.is_first_post or thread is None:
-                content = self._root_content(post, post.topic_title)
+                content = self._root_content(post, post.topic_title, shown)
             else:
                 thread_root = thread.root_event_id
                 latest = mapping.latest_in_thread(link.name, post.topic_id)
-                content = self._post_content(post)
+                content = self._post_content(post, shown)
                 content["m.relates_to"] = {
                     "rel_type": "m.thread",
                     "event_id": thread_root,
                     "is_falling_back": True,
                     "m.in_reply_to": {"event_id": latest.event_id if latest else thread_root},
                 }
-            ghost = self._ghost(post.author, copy.room_id)
+            ghost = self._sender(post.author, copy.room_id, shown)
             event_id = self._send(row, copy.room_id, content, ghost, txn_id(row, link, "recover"))
             if thread_root is None and thread is not None:
                 # The old root is redacted for good: the recovered first post roots the thread
@@ -340,10 +348,11 @@ class ToMatrix:
             if root is None or root.redacted:
                 continue
             first = _post_from_api(self.ctx.forum.get_post(thread.root_post_id), topic)
-            decision = self._decide(link, first)
-            self.ctx.audit(row, link, decision, first.author.username)
-            if decision.crosses:
-                self._send_edit(row, link, root, self._root_content(first, topic.title))
+            verdict = self._decide(row, link, first, topic.title)
+            self.ctx.audit(row, link, verdict.decision, first.author.username)
+            if verdict.shown is not None:
+                new = self._root_content(first, topic.title, verdict.shown)
+                self._send_edit(row, link, root, new)
                 self.media.sync(
                     row, link, root.room_id, root.event_id, root.event_id, first, root.sender
                 )
@@ -359,18 +368,32 @@ class ToMatrix:
 
     # --- content ---------------------------------------------------------------------------
 
-    def _post_content(self, post: ForumPost) -> dict[str, Any]:
+    def _post_content(self, post: ForumPost, shown: Shown | None = None) -> dict[str, Any]:
+        """The copy of ``post`` as the decision lets the room see it (``shown``)."""
         formatted = forum_to_matrix(
-            post.cooked,
+            post.cooked if shown is None else shown.content.body,
             base_url=self.ctx.discourse.base_url,
             mentions=self._mention,
             media=self._inline_image,
         )
-        return _message_content(formatted, self._post_url(post))
+        content = _message_content(formatted, self._post_url(post, shown))
+        if shown is not None and shown.alias is not None:
+            # Sent by porch's bot: the collective name says who speaks.
+            body_html = content.get("formatted_body") or html.escape(content["body"])
+            content["body"] = f"{shown.alias}:\n{content['body']}"
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = (
+                f"<p><strong>{html.escape(shown.alias)}</strong>:</p>{body_html}"
+            )
+        return content
 
-    def _root_content(self, post: ForumPost, title: str) -> dict[str, Any]:
-        content = self._post_content(post)
-        url = self._topic_url(post)
+    def _root_content(
+        self, post: ForumPost, title: str, shown: Shown | None = None
+    ) -> dict[str, Any]:
+        content = self._post_content(post, shown)
+        if shown is not None and shown.content.title is not None:
+            title = shown.content.title
+        url = self._topic_url(post, shown)
         body_html = content.get("formatted_body") or html.escape(content["body"])
         content["body"] = f"{title}\n\n{content['body']}\n\n{url}"
         content["format"] = "org.matrix.custom.html"
@@ -381,11 +404,14 @@ class ToMatrix:
         content["external_url"] = url
         return content
 
-    def _topic_url(self, post: ForumPost) -> str:
+    def _topic_url(self, post: ForumPost, shown: Shown | None = None) -> str:
+        if shown is not None and shown.title_hidden:
+            # The slug is the title in other words.
+            return f"{self.ctx.discourse.base_url}/t/{post.topic_id}"
         return f"{self.ctx.discourse.base_url}/t/{post.topic_slug}/{post.topic_id}"
 
-    def _post_url(self, post: ForumPost) -> str:
-        return f"{self._topic_url(post)}/{post.post_number}"
+    def _post_url(self, post: ForumPost, shown: Shown | None = None) -> str:
+        return f"{self._topic_url(post, shown)}/{post.post_number}"
 
     def _mention(self, username: str) -> UserID | None:
         """A forum @mention becomes a pill: the linked Matrix account, else the ghost."""
@@ -405,6 +431,13 @@ class ToMatrix:
             return None
         mirrored = self.media.mirror(url, url.rsplit("/", 1)[-1])
         return None if mirrored is None else mirrored[0]
+
+    def _sender(self, author: Author, room: RoomID, shown: Shown) -> UserID:
+        """Who sends the copy: the author's ghost, or porch's bot when the author is shown
+        under a collective name (a ghost would name them)."""
+        if shown.alias is not None:
+            return self.ctx.chat.bot_user_id
+        return self._ghost(author, room)
 
     def _ghost(self, author: Author, room: RoomID) -> UserID:
         avatar = None

@@ -61,15 +61,33 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim and settle one batch; returns how many events were handled."""
+        claimed_at = self.clock()
         with metrics.CLAIM_SECONDS.time():
-            rows = self.inbox.claim(self.worker_id, self.clock(), self.lease)
+            rows = self.inbox.claim(self.worker_id, claimed_at, self.lease)
         metrics.CLAIMS.labels("work" if rows else "empty").inc()
         metrics.CLAIMED_EVENTS.inc(len(rows))
+        handled = 0
         for row in rows:
             if self._stop.is_set():
                 break
+            if not self._still_ours(row, claimed_at):
+                log.info("worker: event %d was taken up by another worker; skipped", row.id)
+                continue
             self._settle(row)
-        return len(rows)
+            handled += 1
+        return handled
+
+    def _still_ours(self, row: InboxRow, claimed_at: float) -> bool:
+        """Whether this worker may handle ``row`` now, with at least half a lease to do it in.
+
+        A slow batch may outlive its lease: an event whose claim lapsed may be in another
+        worker's hands by now and must not be delivered twice. Past half the lease the claim
+        is renewed (one write) before each event, which also says whether it is still ours.
+        """
+        now = self.clock()
+        if now - claimed_at < self.lease / 2:
+            return True
+        return self.inbox.renew(row.id, self.worker_id, now, self.lease)
 
     def run(self) -> None:
         """Work until :meth:`stop`; wakes early when :attr:`wake` is set."""

@@ -7,7 +7,8 @@ homeserver's routes — never an HTML page.
 
 Beside the doors: ``/healthz`` and ``/readyz`` (:mod:`webhooks.health`) and ``/metrics``
 (:mod:`webhooks.metrics`). A worker-only process serves just those three
-(:func:`create_ops_app`), so that it can be probed and scraped too.
+(:func:`create_ops_app`), so that it can be probed and scraped too. The account-linking pages
+(:mod:`webhooks.link_pages`) are for people's browsers, so they alone answer in HTML.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from webhooks.config import PorchConfig
 from webhooks.discourse import discourse_blueprint
 from webhooks.errors import matrix_error, refuse
 from webhooks.health import Readiness, forum_check, health_blueprint, homeserver_check, store_check
+from webhooks.link_pages import link_pages_blueprint
 from webhooks.metrics import count_door_outcomes, door_store, metrics_blueprint, metrics_registry
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ def create_app(
     app.register_blueprint(discourse_blueprint(config.discourse, counted, clock, wake))
     if config.matrix.appservice is not None:
         app.register_blueprint(appservice_blueprint(config.matrix, counted, clock, wake))
+    app.register_blueprint(link_pages_blueprint(config, store, clock, wake))
     count_door_outcomes(app)
     return app
 

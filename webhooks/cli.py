@@ -176,7 +176,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.online:
         from bridges.preflight import online_problems
 
-        problems = online_problems(config.discourse, config.matrix, config.links)
+        problems = online_problems(config.discourse, config.matrix, config.links, config.policies)
         if problems:
             print(f"{args.config}: {len(problems)} problem(s) online", file=sys.stderr)
             for problem in problems:

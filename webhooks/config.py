@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, HttpUrl, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from bridges.configbase import Section
@@ -22,6 +22,7 @@ from bridges.discourse.config import DiscourseConfig
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.config import MatrixConfig
 from bridges.store.config import StoreConfig
+from bridges.tiers import boundary_problems
 from policies.config import PoliciesConfig
 
 
@@ -30,6 +31,9 @@ class ListenConfig(Section):
 
     host: str = "0.0.0.0"
     port: int = Field(default=8090, ge=1, le=65535)
+    #: The base URL people's browsers reach porch's web pages at (account linking); by default
+    #: ``matrix.appservice.url``.
+    public_url: HttpUrl | None = None
 
 
 class PorchConfig(Section):
@@ -61,6 +65,7 @@ class PorchConfig(Section):
             if link.policy is not None and link.policy not in self.policies:
                 known = ", ".join(sorted(self.policies)) or "none are defined"
                 errors.append(f"links[{i}].policy: no policy named '{link.policy}' ({known})")
+        errors += boundary_problems(self.links, self.policies)
         if errors:
             raise _CrossFieldErrors(errors)
         return self

@@ -22,9 +22,11 @@ from bridges.matrix.ghosts import Ghosts
 from bridges.relay import Relay
 from bridges.store.inbox import worker_identity
 from bridges.store.store import Store
+from bridges.tiers import TierRefresher
 from bridges.worker import Worker
 from webhooks.app import create_app, create_ops_app
 from webhooks.config import PorchConfig
+from webhooks.link_pages import public_base_url
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class Porch:
     #: a worker's own listener for /healthz, /readyz and /metrics (``--ops-port``)
     ops: BaseWSGIServer | None = None
     chat: AppserviceAPI | None = None
+    #: reads every link's tiers again now and then (:mod:`bridges.tiers`)
+    tiers: TierRefresher | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
@@ -62,6 +66,8 @@ class Porch:
             self._background(self.worker.run, "porch-worker")
         if self.chat is not None:
             self._background(self._announce, "porch-announce")
+        if self.tiers is not None:
+            self._background(self.tiers.run, "porch-tiers")
 
     def _background(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -94,6 +100,8 @@ class Porch:
             self.ops.shutdown()
         if self.worker is not None:
             self.worker.stop()
+        if self.tiers is not None:
+            self.tiers.stop()
         for thread in self._threads:
             if thread.name != "porch-announce":
                 thread.join(timeout)
@@ -136,6 +144,12 @@ def build(
             chat=chat,
             ghosts=ghosts,
             clock=clock,
+            public_url=public_base_url(config),
+            policies=config.policies,
+        )
+        porch.tiers = TierRefresher(
+            lambda: ctx.tiers.refresh(ctx.links, ctx.category_of, ctx.room_of),
+            config.relay.tier_refresh,
         )
         porch.chat = chat
         porch.worker = Worker(

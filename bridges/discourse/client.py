@@ -283,8 +283,10 @@ class ForumClient:
         title: str | None = None,
         category_id: CategoryID | None = None,
         reply_to_post_number: int | None = None,
+        tags: Sequence[str] = (),
     ) -> CreatedPost | EnqueuedPost:
-        """A reply in ``topic_id``, or a new topic (``title``, ``category_id``), as ``as_user``.
+        """A reply in ``topic_id``, or a new topic (``title``, ``category_id``, ``tags``), as
+        ``as_user``.
 
         The forum remembers API creations for 120 s: repeating an identical call (after a
         timeout, say) returns the same post instead of a duplicate (reference §2.4).
@@ -297,7 +299,12 @@ class ForumClient:
         with self._api.acting_as(as_user):
             body = _dict(
                 self._api.create_post(
-                    raw, category_id=category_id, topic_id=topic_id, title=title, **extra
+                    raw,
+                    category_id=category_id,
+                    topic_id=topic_id,
+                    title=title,
+                    tags=list(tags),
+                    **extra,
                 ),
                 "POST /posts",
             )

@@ -26,6 +26,10 @@ class DiscourseConfig(Section):
     #: The URL the forum posts its webhooks to (``porch setup discourse`` sets it on the forum);
     #: by default ``matrix.appservice.url`` + ``/discourse/webhook``.
     webhook_url: HttpUrl | None = None
+    #: The DiscourseConnect provider secret porch shares with the forum (its
+    #: ``discourse_connect_provider_secrets`` entry for porch's domain); without it ``!link``
+    #: answers that linking is not enabled.
+    connect_secret: SecretStr | None = Field(default=None, min_length=10)
 
     @field_validator("url")
     @classmethod

@@ -21,6 +21,7 @@ from bridges.model import (
     Author,
     CategoryID,
     EventKind,
+    ForumCategory,
     ForumLike,
     ForumPost,
     ForumTopic,
@@ -33,7 +34,7 @@ from bridges.store.inbox import NewEvent
 
 #: ``X-Discourse-Event`` names porch records, and the inbox kind each becomes. Every other
 #: event is acknowledged and ignored: ``topic_created`` because the first post's
-#: ``post_created`` carries everything porch needs, user/category/... events because porch
+#: ``post_created`` carries everything porch needs, user/group/... events because porch
 #: reads those facts from the API when it needs them.
 EVENT_KINDS: Mapping[str, EventKind] = {
     "post_created": EventKind.POST_CREATED,
@@ -49,7 +50,14 @@ EVENT_KINDS: Mapping[str, EventKind] = {
     # A like (event type ``like``, sent only to webhooks subscribed to likes); taking a like
     # back fires nothing.
     "post_liked": EventKind.POST_LIKED,
+    # A category's security decides its tier (bridges/tiers.py): porch reads it again when the
+    # forum says the category changed.
+    "category_created": EventKind.CATEGORY_CHANGED,
+    "category_updated": EventKind.CATEGORY_CHANGED,
+    "category_destroyed": EventKind.CATEGORY_DESTROYED,
 }
+
+_CATEGORY_KINDS = frozenset({EventKind.CATEGORY_CHANGED, EventKind.CATEGORY_DESTROYED})
 
 
 class PayloadError(ValueError):
@@ -68,6 +76,8 @@ def root_key(event_name: str) -> str | None:
         return None
     if kind is EventKind.POST_LIKED:
         return "like"
+    if kind in _CATEGORY_KINDS:
+        return "category"
     return "topic" if kind.value.startswith("forum.topic_") else "post"
 
 
@@ -139,6 +149,17 @@ class _Topic(_Shape):
 
 class _TopicBody(_Shape):
     topic: _Topic
+
+
+class _Category(_Shape):
+    id: int
+    slug: str | None = None
+    name: str | None = None
+    read_restricted: bool | None = None
+
+
+class _CategoryBody(_Shape):
+    category: _Category
 
 
 class _Like(_Shape):
@@ -283,6 +304,19 @@ def parse_like(body: Mapping[str, Any]) -> ForumLike:
     return ForumLike(post=_forum_post(like.post), liker=liker)
 
 
+def parse_category(body: Mapping[str, Any]) -> ForumCategory:
+    """The category of a ``category_*`` webhook body (``{"category": {...}}``,
+    ``WebHookCategorySerializer``; discourse.md §1.4).
+
+    Raises:
+        PayloadError: a field porch needs is missing or has the wrong type.
+    """
+    category: _Category = _validate(_CategoryBody, body).category
+    return ForumCategory(
+        CategoryID(category.id), category.slug, category.name, category.read_restricted
+    )
+
+
 def _tag_names(tags: list[str | _Tag] | None) -> tuple[str, ...]:
     return tuple(t if isinstance(t, str) else t.name for t in tags or ())
 
@@ -314,6 +348,17 @@ def inbox_event(
         if not delivery_id:
             keys.append(f"discourse:post_liked:{like.post.post_id}:{like.liker.username.lower()}")
         topic_id, payload = like.post.topic_id, codec.encode(kind, like)
+    elif kind in _CATEGORY_KINDS:
+        category = parse_category(body)
+        inner = body.get("category")
+        keys.append(f"discourse:{event_name}:{category.category_id}:{_digest([inner])}")
+        return NewEvent(
+            source=Platform.FORUM,
+            kind=kind,
+            conversation=f"discourse:category:{category.category_id}",
+            payload=codec.encode(kind, category),
+            keys=tuple(keys),
+        )
     elif root_key(event_name) == "post":
         post = parse_post(body)
         # The version changes on every revision (including the author's self-delete, which is a

@@ -14,6 +14,7 @@ from typing import Any
 
 from bridges import codec
 from bridges.model import (
+    ChatInvite,
     ChatMessage,
     ChatReaction,
     ChatRedaction,
@@ -22,11 +23,19 @@ from bridges.model import (
     EventKind,
     Platform,
     RoomID,
+    RoomSecurityChanged,
     UserID,
 )
 from bridges.store.inbox import NewEvent
 
-ChatEvent = ChatMessage | ChatRedaction | ChatReaction
+ChatEvent = ChatMessage | ChatRedaction | ChatReaction | ChatInvite | RoomSecurityChanged
+
+#: Room state that decides a room's tier (``policies.derive.room_tier``), and the content key
+#: holding the value.
+SECURITY_STATE = {
+    "m.room.join_rules": "join_rule",
+    "m.room.history_visibility": "history_visibility",
+}
 
 _HTML = "org.matrix.custom.html"
 _MEDIA = frozenset({"m.image", "m.file", "m.video", "m.audio"})
@@ -99,10 +108,17 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 def parse_event(event: Mapping[str, Any]) -> ChatEvent | None:
     """The neutral event for one client-format Matrix event, or None if porch does not carry it.
 
-    None for state events (they have a ``state_key``), for types other than
+    None for state events (they have a ``state_key``) other than invites and the room's join
+    rule and history visibility (:data:`SECURITY_STATE`), for types other than
     ``m.room.message``, ``m.room.redaction`` and ``m.reaction``, and for malformed content.
     """
-    if not isinstance(event, Mapping) or "state_key" in event:
+    if not isinstance(event, Mapping):
+        return None
+    if event.get("type") == "m.room.member":
+        return _invite(event)
+    if event.get("type") in SECURITY_STATE and event.get("state_key") == "":
+        return _security(event)
+    if "state_key" in event:
         return None
     event_id, room_id, sender = (
         _str(event.get("event_id")),
@@ -131,6 +147,41 @@ def parse_event(event: Mapping[str, Any]) -> ChatEvent | None:
             return None
         return ChatReaction(*ids, relates_to=EventID(target), key=key)
     return None
+
+
+def _security(event: Mapping[str, Any]) -> RoomSecurityChanged | None:
+    """A change of the room's join rule or history visibility (its tier may change)."""
+    event_id, room_id, sender = (
+        _str(event.get("event_id")),
+        _str(event.get("room_id")),
+        _str(event.get("sender")),
+    )
+    kind = str(event.get("type"))
+    if event_id is None or room_id is None or sender is None:
+        return None
+    value = _str(_mapping(event.get("content")).get(SECURITY_STATE[kind]))
+    return RoomSecurityChanged(EventID(event_id), RoomID(room_id), UserID(sender), kind, value)
+
+
+def _invite(event: Mapping[str, Any]) -> ChatInvite | None:
+    """An invite (``is_direct`` when the inviter means a direct chat); other memberships are
+    not carried."""
+    content = _mapping(event.get("content"))
+    event_id, room_id, sender, invitee = (
+        _str(event.get("event_id")),
+        _str(event.get("room_id")),
+        _str(event.get("sender")),
+        _str(event.get("state_key")),
+    )
+    if content.get("membership") != "invite" or None in (event_id, room_id, sender, invitee):
+        return None
+    return ChatInvite(
+        EventID(str(event_id)),
+        RoomID(str(room_id)),
+        UserID(str(sender)),
+        UserID(str(invitee)),
+        is_direct=content.get("is_direct") is True,
+    )
 
 
 def _message(
@@ -198,6 +249,8 @@ _KINDS: Mapping[type[ChatEvent], EventKind] = {
     ChatMessage: EventKind.CHAT_MESSAGE,
     ChatRedaction: EventKind.CHAT_REDACTION,
     ChatReaction: EventKind.CHAT_REACTION,
+    ChatInvite: EventKind.CHAT_INVITE,
+    RoomSecurityChanged: EventKind.ROOM_SECURITY_CHANGED,
 }
 
 
@@ -213,8 +266,13 @@ def inbox_events(
     out = []
     for raw in events:
         event = parse_event(raw)
-        if event is None or is_ours(event.sender):
+        if event is None:
             continue
+        # A room's security counts whoever changed it, porch's bot included.
+        if is_ours(event.sender) and not isinstance(event, RoomSecurityChanged):
+            continue
+        if isinstance(event, ChatInvite) and not is_ours(event.invitee):
+            continue  # only invites of porch's own users ask anything of porch
         kind = _KINDS[type(event)]
         out.append(
             NewEvent(

@@ -210,6 +210,26 @@ class Inbox:
             )
             return [InboxRow.from_row(r) for r in rows]
 
+    def renew(self, inbox_id: int, worker: str, now: float, lease: float) -> bool:
+        """Extend ``worker``'s claim on an event it is about to handle; False when the claim
+        is no longer its own (it lapsed and another worker took the event, or finished it).
+
+        Once half its lease has passed, a worker renews each event of its batch just before
+        handling it, so a batch that outlives its lease never delivers an event another worker
+        has taken up meanwhile.
+        """
+        with self.db.begin() as conn:
+            result = conn.execute(
+                sa.update(inbox)
+                .where(
+                    inbox.c.id == inbox_id,
+                    inbox.c.status == PENDING,
+                    inbox.c.claimed_by == worker,
+                )
+                .values(claimed_until=now + lease)
+            )
+            return result.rowcount == 1
+
     def release_orphaned(self, worker: str) -> int:
         """Free claims that processes on this host which are no longer running left behind."""
         host = worker.rsplit(":", 1)[0]

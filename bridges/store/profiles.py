@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bridges.model import ContentURI, UserID
 from bridges.store.db import Database
@@ -53,20 +54,18 @@ class Profiles:
         )
 
     def save_ghost(self, ghost: Ghost, now: float) -> None:
-        """Insert or update a ghost's record."""
+        """Insert or update a ghost's record (the latest save wins).
+
+        One statement, so two workers saving the same new ghost at once cannot both insert it.
+        """
         values = {
             "displayname": ghost.displayname,
             "avatar_source": ghost.avatar_source,
             "avatar_url": ghost.avatar_url,
         }
+        insert = self._insert(ghosts).values(user_id=ghost.user_id, registered_at=now, **values)
         with self.db.begin() as conn:
-            updated = conn.execute(
-                sa.update(ghosts).where(ghosts.c.user_id == ghost.user_id).values(**values)
-            )
-            if updated.rowcount == 0:
-                conn.execute(
-                    sa.insert(ghosts).values(user_id=ghost.user_id, registered_at=now, **values)
-                )
+            conn.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=values))
 
     def media_for(self, source_url: str) -> ContentURI | None:
         with self.db.read() as conn:
@@ -76,13 +75,16 @@ class Profiles:
         return None if uri is None else ContentURI(uri)
 
     def save_media(self, source_url: str, content_uri: ContentURI, now: float) -> None:
+        """Remember an upload; the first one recorded for ``source_url`` stays (another
+        worker may have uploaded the same file at the same moment)."""
+        insert = self._insert(media).values(
+            source_url=source_url, content_uri=content_uri, created_at=now
+        )
         with self.db.begin() as conn:
-            exists = conn.execute(
-                sa.select(media.c.source_url).where(media.c.source_url == source_url)
-            ).first()
-            if exists is None:
-                conn.execute(
-                    sa.insert(media).values(
-                        source_url=source_url, content_uri=content_uri, created_at=now
-                    )
-                )
+            conn.execute(insert.on_conflict_do_nothing(index_elements=["source_url"]))
+
+    def _insert(self, table: sa.TableClause) -> postgresql.Insert | sqlite.Insert:
+        # Insert-or-ignore is dialect SQL; both of porch's stores speak ON CONFLICT.
+        if self.db.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)

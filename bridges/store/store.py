@@ -8,6 +8,7 @@ from bridges.store.identities import Identities
 from bridges.store.inbox import Inbox
 from bridges.store.mapping import Mapping
 from bridges.store.profiles import Profiles
+from bridges.store.tiers import TierRecords
 
 
 class Store:
@@ -20,6 +21,7 @@ class Store:
         self.identities = Identities(db)
         self.audit = AuditLog(db)
         self.profiles = Profiles(db)
+        self.tiers = TierRecords(db)
 
     @classmethod
     def open(cls, url: str, pool_size: int = 5) -> Store:

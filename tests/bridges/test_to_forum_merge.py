@@ -36,7 +36,9 @@ from bridges.store.identities import Identity
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message, Thread
 from bridges.store.store import Store
+from bridges.store.tiers import RoomSecurity
 from bridges.to_forum import ToForum
+from policies.tiers import Tier
 from webhooks.sandbox.forum import SandboxForum
 
 ROOM = RoomID("!town:localhost")
@@ -87,6 +89,8 @@ def relay(
         time.time(),
     )
     store.identities.link(Identity(DANA, ForumUsername("bob"), None, "test", time.time()))
+    # The room is not a real one: its tier (open, as its join rule would say) is known already.
+    store.tiers.save_room(RoomSecurity(ROOM, "public", None, Tier.OPEN, time.time()))
     yield ToForum(ctx), topic
 
 

@@ -108,3 +108,47 @@ def test_rate_limit_waits_as_asked_and_never_parks(store: Store) -> None:
         clock.now = row.next_attempt_at
     worker.run_once()
     assert store.inbox.rows()[0].status == DONE
+
+
+def test_a_batch_outliving_its_lease_never_delivers_an_event_twice(store_url: str) -> None:
+    """Two workers on one store: the first is slow on its first event, its lease on the rest of
+    its batch lapses and the second worker takes one of them up; the first must skip it."""
+    clock = Clock()
+    one, two = Store.open(store_url), Store.open(store_url)
+    try:
+        delivered: list[tuple[str, str]] = []
+
+        class Recording(Scripted):
+            def __init__(self, name: str, script: dict[str, list[Callable[[], None]]]) -> None:
+                super().__init__(script)
+                self.name = name
+
+            def handle(self, row: InboxRow) -> None:
+                delivered.append((self.name, row.payload))
+                super().handle(row)
+
+        relay = RelayConfig(max_attempts=3, backoff_initial=1.0, backoff_max=10.0)
+        second = Worker(two.inbox, Recording("second", {}), relay, "test:2", clock=clock)
+
+        def slow() -> None:
+            clock.now += 70.0  # each within the lease, the two together longer
+
+        def slow_while_the_second_looks() -> None:
+            slow()
+            assert second.run_once() == 1
+
+        first = Worker(
+            one.inbox,
+            Recording("first", {"a1": [slow], "b1": [slow_while_the_second_looks]}),
+            relay,
+            "test:1",
+            clock=clock,
+        )
+        for conversation in "abc":
+            add(one, conversation, f"{conversation}1")
+        assert first.run_once() == 2
+        assert delivered == [("first", "a1"), ("first", "b1"), ("second", "c1")]
+        assert {r.status for r in one.inbox.rows()} == {DONE}
+    finally:
+        one.close()
+        two.close()

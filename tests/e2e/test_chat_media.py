@@ -85,7 +85,7 @@ def test_a_caption_and_a_file_are_carried(
     assert re.search(r"\[plan\.png\|attachment\]\(upload://[^)]+\) \(\d+", post["raw"]), post[
         "raw"
     ]
-    assert re.search(r'<a href="/uploads/[^"]+">plan\.png\|attachment</a>', post["cooked"])
+    assert re.search(r'<a class="attachment" href="/uploads/[^"]+">plan\.png</a>', post["cooked"])
 
 
 def test_files_porch_cannot_carry_are_named_instead(

@@ -44,7 +44,8 @@ def test_a_thread_message_becomes_a_reply_by_the_relay_naming_its_sender(
     post = wait_for_post(forum, first["topic_id"], "Library steps, there is shade")
     assert post["username"] == "chat-relay"
     assert post["raw"] == (
-        f"**Dana Davis** ({town.dana.user_id}) on Matrix:\n\n"
+        f"**Dana Davis** ([{town.dana.user_id}](https://matrix.to/#/{town.dana.user_id}))"
+        " on Matrix:\n\n"
         "Library steps, there is shade after lunch."
     )
     assert post["reply_to_post_number"] is None
@@ -139,13 +140,15 @@ def _start_topic_from_chat(
 def test_topics_from_chat_start_a_topic_whose_thread_is_the_message(
     linked: Callable[..., Linked], forum: SandboxForum
 ) -> None:
-    town = linked(topics_from_chat=True)
+    # A link narrowed to tagged topics gives the topics it starts its tags.
+    town = linked(topics_from_chat=True, forum={"category": "town-square", "tags": ["gardens"]})
     root_id, first = _start_topic_from_chat(
         town, forum, "Community garden on Elm Street\nWho wants a plot? There are twelve."
     )
     topic = forum.topic(first["topic_id"])
     assert topic["title"] == "Community garden on Elm Street"
     assert topic["category_id"] == forum.category_id("town-square")
+    assert topic["tags"] == ["gardens"]
     assert first["username"] == "chat-relay"
     assert "Who wants a plot? There are twelve." in first["raw"]
 

@@ -41,6 +41,7 @@ from nio import (
     RoomInviteResponse,
     RoomMessagesResponse,
     RoomPreset,
+    RoomPutStateResponse,
     RoomRedactResponse,
     RoomSendResponse,
     RoomVisibility,
@@ -256,6 +257,15 @@ class ChatUser:
             self.client.room_send(room, event_type, content, tx_id=uuid.uuid4().hex)
         )
         return EventID(self._ok(response, RoomSendResponse, f"send to {room}").event_id)
+
+    def put_state(
+        self, room: str, event_type: str, content: dict[str, Any], state_key: str = ""
+    ) -> EventID:
+        """Send a state event (a new join rule, say); returns its event id."""
+        response = self._loop.run(
+            self.client.room_put_state(room, event_type, content, state_key=state_key)
+        )
+        return EventID(self._ok(response, RoomPutStateResponse, f"put {event_type}").event_id)
 
     def send_text(
         self,

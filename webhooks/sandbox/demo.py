@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.registration import registration_yaml
@@ -213,5 +214,6 @@ def _script(forum: SandboxForum, carol: SandboxMember, room: str) -> int:
     post = next(p for p in forum.posts(first["topic_id"]) if "Shade in the afternoon" in p["raw"])
     _step(f"  ... it is post #{post['post_number']} of the topic, by {post['username']}:")
     for line in post["raw"].splitlines():
-        console.print(f"      {line}")
+        # The post's own text: not rich markup (``[@...]`` would be taken for a tag), unwrapped.
+        console.print(f"      {escape(line)}", soft_wrap=True)
     return int(first["topic_id"])

@@ -39,6 +39,7 @@ from webhooks.sandbox.forum_serialize import (
     webhook_topic,
 )
 from webhooks.sandbox.forum_server import KeepAliveServer
+from webhooks.sandbox.forum_sso import SsoProvider
 from webhooks.sandbox.forum_state import Event, ForumState, Settings
 
 __all__ = [
@@ -84,6 +85,8 @@ class SandboxForum:
         )
         #: The Flask app serving the REST API (its ``url_map`` lists what the double serves).
         self.app = create_app(self._core)
+        #: The DiscourseConnect provider (``sso.set_secret(host, secret)`` turns it on).
+        self.sso = SsoProvider.install(self.app, self._core)
         if webhook_url is not None:
             self.set_webhook(webhook_url, webhook_secret)
         self._server: KeepAliveServer | None = None
@@ -197,6 +200,27 @@ class SandboxForum:
             return shown
 
         return self._core.run(add)
+
+    def set_category_security(
+        self,
+        category: str | int,
+        *,
+        read_restricted: bool = False,
+        group_permissions: Mapping[str, int] | None = None,
+    ) -> None:
+        """Change who may see a category, as ``add_category`` takes it; fires
+        ``category_updated`` (event type ``category``, for webhooks subscribed to it)."""
+
+        def change() -> None:
+            state = self._core.state
+            found = state.category_by_ref(category)
+            if found is None:
+                raise KeyError(f"no category {category!r}")
+            state.set_category_security(
+                found, read_restricted=read_restricted, group_permissions=group_permissions
+            )
+
+        self._core.run(change)
 
     # --- what members do ---------------------------------------------------------------------
 
@@ -386,6 +410,11 @@ class SandboxForum:
                     count, status, retry_after, json_429, json_extras, method, path_prefix, message
                 )
             )
+
+    def clear_faults(self) -> None:
+        """Forget the failures still queued by :meth:`fail_next`: the forum answers again."""
+        with self._core.lock:
+            self._core.faults.clear()
 
     # --- webhooks ----------------------------------------------------------------------------
 

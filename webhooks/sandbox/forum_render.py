@@ -15,32 +15,107 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import emoji
 from markdown_it import MarkdownIt
 
 _MD = MarkdownIt("commonmark", {"breaks": True, "html": False}).enable(["table", "strikethrough"])
 
 # Discourse's image markdown carries the size in the alt text: ``![alt|690x388](upload://x.png)``.
-_IMG_SIZE = re.compile(r'<img src="([^"]*)" alt="([^"|]*)\|(\d+)x(\d+)(?:[^"]*)"')
+_IMG = re.compile(r'<img src="([^"]*)" alt="([^"]*)"((?: title="[^"]*")?) />')
+_IMG_SIZE = re.compile(r"\|(\d+)x(\d+)")
 _UPLOAD_REF = re.compile(r"upload://([0-9A-Za-z]+)\.([0-9A-Za-z]+)")
+# ``[name|attachment](upload://x.pdf)``: a download link, ``class="attachment"``.
+_ATTACHMENT = re.compile(r'<a href="(upload://[^"]+)">([^<]*)\|attachment</a>')
+_TAG = re.compile(r"(<[^>]+>)")
+# Discourse's mention rule: ``@`` not after a word character, a username not ending in . or -.
+_MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9_][\w.\-]*[A-Za-z0-9_]|[A-Za-z0-9_])")
+_NO_MENTIONS_INSIDE = ("a", "code", "pre")
+_CODE = re.compile(r"(<pre>.*?</pre>|<code>.*?</code>)", re.S)
+# The spoiler-alert plugin Discourse ships: a paragraph of its own is a block, else inline.
+_BLOCK_SPOILER = re.compile(r"<p>\[spoiler\](.*?)\[/spoiler\]</p>", re.S)
+_INLINE_SPOILER = re.compile(r"\[spoiler\](.*?)\[/spoiler\]", re.S)
+_EMOJI = re.compile(r"(?<![\w:]):([a-z0-9_+\-]+):(?!\w)")
 
 
-def cook(raw: str, resolve_short: Callable[[str], str | None] | None = None) -> str:
+def cook(
+    raw: str,
+    resolve_short: Callable[[str], str | None] | None = None,
+    user_exists: Callable[[str], bool] | None = None,
+) -> str:
     """Render a post's markdown the way the forum stores it in ``cooked``.
 
     Soft line breaks become ``<br>`` (Discourse's default, ``traditional_markdown_linebreaks``
     off); raw HTML is escaped; ``upload://`` short URLs become the upload's relative
-    ``/uploads/...`` URL, which stays relative as in real ``cooked``.
+    ``/uploads/...`` URL, which stays relative as in real ``cooked``; images keep their
+    ``data-base62-sha1`` and size, attachment links get ``class="attachment"``; ``@name`` of
+    an existing user becomes ``<a class="mention" href="/u/name">@name</a>`` (of anyone
+    else, ``<span class="mention">``), except inside links and code.
     """
     rendered = _MD.render(raw).strip()
-    rendered = _IMG_SIZE.sub(
-        lambda m: f'<img src="{m[1]}" alt="{m[2]}" width="{m[3]}" height="{m[4]}"', rendered
-    )
+    rendered = _IMG.sub(_image, rendered)
+    rendered = _ATTACHMENT.sub(r'<a class="attachment" href="\1">\2</a>', rendered)
+    rendered = _outside_code(rendered, _spoilers_and_emoji)
+    if user_exists is not None:
+        rendered = _mentions(rendered, user_exists)
     if resolve_short is not None:
         rendered = _UPLOAD_REF.sub(
             lambda m: resolve_short(f"{m[1]}.{m[2]}") or m[0],
             rendered,
         )
     return rendered
+
+
+def _image(m: re.Match[str]) -> str:
+    src, alt, title = m[1], m[2], m[3]
+    name, _, options = alt.partition("|")
+    attrs = [f'src="{src}"', f'alt="{name}"']
+    short = _UPLOAD_REF.fullmatch(src)
+    if short is not None:
+        attrs.append(f'data-base62-sha1="{short[1]}"')
+    size = _IMG_SIZE.match(f"|{options}") if options else None
+    if size is not None:
+        attrs += [f'width="{size[1]}"', f'height="{size[2]}"']
+    return f"<img {' '.join(attrs)}{title}>"
+
+
+def _outside_code(html_text: str, rewrite: Callable[[str], str]) -> str:
+    parts = _CODE.split(html_text)
+    return "".join(part if i % 2 else rewrite(part) for i, part in enumerate(parts))
+
+
+def _spoilers_and_emoji(html_text: str) -> str:
+    html_text = _BLOCK_SPOILER.sub(r'<div class="spoiler"><p>\1</p></div>', html_text)
+    html_text = _INLINE_SPOILER.sub(r'<span class="spoiler">\1</span>', html_text)
+    return _EMOJI.sub(_emoji_image, html_text)
+
+
+def _emoji_image(m: re.Match[str]) -> str:
+    name = m[1]
+    if emoji.emojize(f":{name}:", language="alias") == f":{name}:":
+        return m[0]  # not an emoji the forum knows: it stays text
+    return (
+        f'<img src="/images/emoji/twitter/{name}.png?v=12" title=":{name}:" class="emoji" '
+        f'alt=":{name}:" loading="lazy" width="20" height="20">'
+    )
+
+
+def _mentions(html_text: str, user_exists: Callable[[str], bool]) -> str:
+    def mention(match: re.Match[str]) -> str:
+        name = match[1]
+        if user_exists(name):
+            return f'<a class="mention" href="/u/{name.lower()}">@{name}</a>'
+        return f'<span class="mention">@{name}</span>'
+
+    out, verbatim = [], 0
+    for part in _TAG.split(html_text):
+        if part.startswith("<"):
+            tag = part.strip("</>").split()[0].lower() if part.strip("</>") else ""
+            if tag in _NO_MENTIONS_INSIDE:
+                verbatim += -1 if part.startswith("</") else 1
+            out.append(part)
+        else:
+            out.append(part if verbatim else _MENTION.sub(mention, part))
+    return "".join(out)
 
 
 def excerpt(cooked: str, limit: int = 200) -> str:

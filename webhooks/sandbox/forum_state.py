@@ -44,7 +44,12 @@ from webhooks.sandbox.forum_model import (
     not_found,
 )
 from webhooks.sandbox.forum_render import cook, image_size, now, slugify
-from webhooks.sandbox.forum_serialize import basic_user, webhook_post, webhook_topic
+from webhooks.sandbox.forum_serialize import (
+    basic_user,
+    category_show,
+    webhook_post,
+    webhook_topic,
+)
 
 _USERNAME = re.compile(r"^[\w.-]{2,60}$")
 _COLORS = ["0088CC", "BF1E2E", "3AB54A", "F7941D", "652D90", "12A89D", "25AAE2", "ED207B"]
@@ -233,18 +238,7 @@ class ForumState(ForumData):
     ) -> Category:
         if self.category_by_ref(slug) is not None:
             raise ValueError(f"category slug {slug!r} is already taken")
-        permissions = dict(group_permissions or {})
-        for group, kind in permissions.items():
-            if kind not in (1, 2, 3):
-                raise ValueError(f"permission type for {group!r} must be 1, 2 or 3, got {kind}")
-            self._ensure_group(group)
-        if read_restricted and not permissions:
-            permissions = {"staff": FULL}
-        if permissions == {"everyone": FULL}:
-            permissions = {}  # Discourse stores "everyone: full" as no rows at all
-        restricted = bool(permissions) and "everyone" not in permissions
-        if read_restricted and not restricted:
-            raise ValueError("a read-restricted category cannot grant the group 'everyone'")
+        restricted, permissions = self._security(read_restricted, group_permissions)
         category_id = self._id("category")
         category = Category(
             id=category_id,
@@ -258,6 +252,39 @@ class ForumState(ForumData):
         )
         self.categories[category.id] = category
         return category
+
+    def set_category_security(
+        self,
+        category: Category,
+        *,
+        read_restricted: bool = False,
+        group_permissions: Mapping[str, int] | None = None,
+    ) -> None:
+        """The admin's Security tab: who may see, reply and create (``Category.
+        resolve_permissions``); fires ``category_updated`` with the category as an admin
+        sees it (``WebHookCategorySerializer``, reference §5)."""
+        category.read_restricted, category.permissions = self._security(
+            read_restricted, group_permissions
+        )
+        shown = category_show(self, category, self.system)["category"]
+        self._emit("category", "category_updated", shown)
+
+    def _security(
+        self, read_restricted: bool, group_permissions: Mapping[str, int] | None
+    ) -> tuple[bool, dict[str, int]]:
+        permissions = dict(group_permissions or {})
+        for group, kind in permissions.items():
+            if kind not in (1, 2, 3):
+                raise ValueError(f"permission type for {group!r} must be 1, 2 or 3, got {kind}")
+            self._ensure_group(group)
+        if read_restricted and not permissions:
+            permissions = {"staff": FULL}
+        if permissions == {"everyone": FULL}:
+            permissions = {}  # Discourse stores "everyone: full" as no rows at all
+        restricted = bool(permissions) and "everyone" not in permissions
+        if read_restricted and not restricted:
+            raise ValueError("a read-restricted category cannot grant the group 'everyone'")
+        return restricted, permissions
 
     # --- posting -----------------------------------------------------------------------------
 
@@ -408,7 +435,7 @@ class ForumState(ForumData):
             upload = self.upload_by_short(short)
             return upload.url if upload else None
 
-        return cook(raw, resolve)
+        return cook(raw, resolve, lambda name: self.user_named(name) is not None)
 
     def _post_errors(self, actor: User, raw: str, first: bool, pm: bool) -> list[str]:
         text = raw.strip()

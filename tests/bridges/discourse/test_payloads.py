@@ -168,7 +168,7 @@ def test_unlisting_a_topic_is_recorded_as_a_topic_edit() -> None:
         "topic_closed_status_updated",
         "topic_created",
         "user_created",
-        "category_updated",
+        "group_updated",
         "ping",
         "x",
     ],

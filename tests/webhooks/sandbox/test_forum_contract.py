@@ -142,6 +142,10 @@ NOT_IN_SPEC: dict[tuple[str, str], str] = {
     ("DELETE", "/admin/api/web_hooks/{}"): "deleting a webhook",
     ("GET", "/admin/site_settings"): "site settings (allowed_internal_hosts)",
     ("PUT", "/admin/site_settings/{}"): "changing a site setting",
+    # DiscourseConnect provider (a browser redirect, not JSON) and the double's browser login
+    # (tests/webhooks/test_link_pages.py exercises both).
+    ("GET", "/session/sso_provider"): "DiscourseConnect provider: signed redirect to the caller",
+    ("POST", "/sandbox/login"): "test-only: log a browser in as a member (session cookie)",
 }
 
 
@@ -348,6 +352,15 @@ CASES = [
         "GET",
         "/c/{id}/show.json",
         lambda a, w: a.call("GET", f"/c/{a.forum.category_id('staff-room')}/show.json"),
+    ),
+    Case(
+        "category after a security change (porch reads tiers here)",
+        "GET",
+        "/c/{id}/show.json",
+        lambda a, w: (
+            a.forum.set_category_security("notices", group_permissions={"trust_level_0": 1}),
+            a.call("GET", f"/c/{a.forum.category_id('notices')}/show.json"),
+        )[1],
     ),
     Case("site", "GET", "/site.json", lambda a, w: a.call("GET", "/site.json", "carol")),
     Case("latest topics", "GET", "/latest.json", lambda a, w: a.call("GET", "/latest.json")),

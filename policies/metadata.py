@@ -1,0 +1,74 @@
+"""``hide_metadata``: the topic's title, tags and category name stay on their side.
+
+Peers leak through metadata as much as through text (MISSION.md, "The spaces and the boundary";
+the ActivityPub leaks through titles, tags and category URLs in ``reference/peers.md``). The copy
+gets a neutral title, no tags and no category name, and any mention of them in the body goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from policies.facts import Content, Facts
+from policies.markup import rewrite_text
+from policies.names import pattern
+from policies.rules import Change, Rewrite, RuleOptions, Transform
+
+NAME = "hide_metadata"
+
+
+class MetadataOptions(RuleOptions):
+    """What stands in for the hidden title and for mentions of the hidden names."""
+
+    title: str = "A discussion from a members-only space"
+    placeholder: str = "[removed]"
+
+
+def hide_metadata(options: MetadataOptions, facts: Facts, content: Content) -> Rewrite:
+    """Replace the title, drop tags and category name, and scrub their mentions."""
+    changes: list[Change] = []
+    hidden = [
+        name
+        for name in (content.title, facts.title, content.category_name, facts.category_name)
+        if name
+    ]
+    hidden += [*content.tags, *facts.tags]
+    if facts.category_slug:
+        hidden.append(facts.category_slug)
+    found = pattern(hidden)
+    scrubbed = 0
+
+    def edit(text: str) -> str:
+        nonlocal scrubbed
+        if found is None:
+            return text
+        text, n = found.subn(options.placeholder, text)
+        scrubbed += n
+        return text
+
+    body = rewrite_text(content, edit)
+    if content.title is not None:
+        changes.append(Change(NAME, "title"))
+    if content.tags:
+        changes.append(Change(NAME, "tag", len(content.tags)))
+    if content.category_name is not None:
+        changes.append(Change(NAME, "category name"))
+    if scrubbed:
+        changes.append(Change(NAME, "mention of the title, a tag or the category", scrubbed))
+    hidden_content = replace(
+        content,
+        body=body,
+        title=None if content.title is None else options.title,
+        tags=(),
+        category_name=None,
+    )
+    return Rewrite(hidden_content, tuple(changes))
+
+
+TRANSFORM: Transform[MetadataOptions] = Transform(
+    NAME,
+    MetadataOptions,
+    hide_metadata,
+    order=30,
+    doc="replace the title, drop tags and category name, scrub their mentions",
+)
