@@ -1,10 +1,10 @@
-"""Reserved for the held and retractions work; filled in by its owner."""
+"""Reserved for the retractions work; filled in by its owner."""
 
 from __future__ import annotations
 
 from alembic.operations import Operations
 
-DESCRIPTION = "held and retractions"
+DESCRIPTION = "retractions"
 
 
 def upgrade(op: Operations) -> None:
