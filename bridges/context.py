@@ -11,11 +11,16 @@ from bridges.discourse.config import DiscourseConfig
 from bridges.discourse.errors import ForumNotFound
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
+from bridges.matrix.bot_ghosts import BotGhosts
 from bridges.matrix.config import MatrixConfig
 from bridges.matrix.ghosts import Ghosts
 from bridges.model import CategoryID, LinkName, RoomID
+from bridges.moderation.config import ModerationConfig
+from bridges.moderation.policy_lists import PolicyLists
+from bridges.moderation.words import WordBook
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow
+from bridges.store.moderation_words import ModerationRecords
 from bridges.store.store import Store
 from bridges.tiers import TierBook
 from policies.config import Policy
@@ -33,12 +38,19 @@ class RelayContext:
     store: Store
     forum: ForumClient
     chat: AppserviceAPI
-    ghosts: Ghosts
+    #: The forum authors' ghosts; in bot mode, porch's one account (:mod:`.matrix.bot_ghosts`).
+    ghosts: Ghosts | BotGhosts
     clock: Callable[[], float] = time.time
     #: The base URL of porch's web pages (``listen.public_url``), for links the bot hands out.
     public_url: str | None = None
     #: The named crossing policies (``policies:``), which links name in ``links[].policy``.
     policies: Mapping[str, Policy] = field(default_factory=dict)
+    #: Watched words and protections (``moderation:``, :mod:`bridges.moderation`).
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    #: The watched words in force (:mod:`bridges.moderation.words`).
+    words: WordBook = field(init=False)
+    #: The followed Matrix policy lists (:mod:`bridges.moderation.policy_lists`).
+    policy_lists: PolicyLists = field(init=False)
     #: The tiers of linked categories and rooms (:mod:`bridges.tiers`).
     tiers: TierBook = field(init=False)
     _rooms: dict[LinkName, RoomID] = field(default_factory=dict)
@@ -52,6 +64,21 @@ class RelayContext:
             clock=self.clock,
             max_age=self.relay.tier_refresh,
         )
+        self.words = WordBook(
+            ModerationRecords(self.store.db), self.forum, self.moderation, self.clock
+        )
+        self.policy_lists = PolicyLists(self, self.moderation.policy_lists)
+
+    def use_links(self, links: Sequence[LinkConfig], policies: Mapping[str, Policy]) -> None:
+        """Carry ``links`` under ``policies`` from now on (a config reload), forgetting the
+        room and category looked up for any link that is gone or changed."""
+        kept = {link.name: link for link in links}
+        for old in self.links:
+            if kept.get(old.name) != old:
+                self._rooms.pop(old.name, None)
+                self._categories.pop(old.name, None)
+        self.links = tuple(links)
+        self.policies = policies
 
     def room_of(self, link: LinkConfig) -> RoomID:
         """The link's room id (aliases resolved once), with porch's bot joined to it."""

@@ -40,6 +40,9 @@ from bridges.model import (
     RoomSecurityChanged,
     TopicID,
 )
+from bridges.moderation.screening import Screening
+from bridges.readable_topics import ReadableTopics
+from bridges.review.desk import ReviewDesk
 from bridges.store.inbox import InboxRow
 from bridges.worker import RetryLater
 from policies import crossing as builtin_rules
@@ -89,6 +92,12 @@ class Crossings:
 
     def __init__(self, ctx: RelayContext) -> None:
         self.ctx = ctx
+        #: A decision that holds a crossing queues it for a moderator (:mod:`bridges.review`).
+        self.review = ReviewDesk(ctx)
+        #: Watched words and protections (:mod:`bridges.moderation.screening`).
+        self.screening = Screening(ctx)
+        #: Which linked topics the target may read (:mod:`bridges.readable_topics`).
+        self.readable = ReadableTopics(ctx)
 
     # --- forum -> chat ----------------------------------------------------------------------
 
@@ -112,6 +121,9 @@ class Crossings:
         floor = builtin_rules.decide(crossing)
         if not floor.crosses:
             return Verdict(floor)
+        listed = self.ctx.policy_lists.listed_author(post.author.username)
+        if listed is not None:
+            return Verdict(listed.decision())
         topic = self.ctx.forum.topic(post.topic_id)
         found = topic.get("category_id", post.category_id)
         category = None if found is None else CategoryID(int(found))
@@ -132,6 +144,10 @@ class Crossings:
             unlisted=topic.get("visible") is False,
             forum_url=self.ctx.discourse.base_url,
         )
+        if facts.outward:
+            # Links and quotes into topics the room may read survive the boundary transforms.
+            readable = self.readable.among(post.cooked, facts.target_tier, post.topic_id)
+            facts = replace(facts, readable_topic_ids=readable)
         content = Content(
             body=post.cooked,
             format=BodyFormat.HTML,
@@ -145,6 +161,9 @@ class Crossings:
         decision = self._decide(
             row, link, crossing, facts, post.author.username, unknown, post.author.username
         )
+        decision = self.screening.forum_post(row, link, decision, post)
+        subject = f"post:{post.post_id}"
+        decision = self.review.consult(row, link, subject, decision, post.author.username, content)
         return self.apply(decision, content)
 
     # --- chat -> forum ----------------------------------------------------------------------
@@ -168,6 +187,9 @@ class Crossings:
         floor = builtin_rules.decide(crossing)
         if not floor.crosses:
             return Verdict(floor)
+        listed = self.ctx.policy_lists.listed(msg.sender)
+        if listed is not None:
+            return Verdict(listed.decision())
         category = self.ctx.category_of(link)
         security = self.ctx.tiers.category(category)
         identity = self.ctx.store.identities.by_matrix_user(msg.sender)
@@ -192,11 +214,19 @@ class Crossings:
             staff=False if identity is None else None,
             forum_url=self.ctx.discourse.base_url,
         )
+        if facts.outward:
+            text = f"{msg.body}\n{msg.formatted_body or ''}"
+            readable = self.readable.among(text, facts.target_tier, topic_id)
+            facts = replace(facts, readable_topic_ids=readable)
         unknown = [] if facts.source_tier is not None else [f"room {msg.room_id}"]
         if security is None:
             unknown.append(f"category {category}")
         username = None if identity is None else identity.forum_username
-        return Verdict(self._decide(row, link, crossing, facts, username, unknown, msg.sender))
+        decision = self._decide(row, link, crossing, facts, username, unknown, msg.sender)
+        decision = self.screening.chat_message(row, link, decision, msg)
+        held = Content(msg.body, BodyFormat.TEXT)
+        subject = f"event:{msg.event_id}"
+        return Verdict(self.review.consult(row, link, subject, decision, msg.sender, held, msg))
 
     # --- the decision -----------------------------------------------------------------------
 
@@ -257,16 +287,18 @@ class Crossings:
         transformed = engine.apply(decision, content)
         if transformed.detail:
             decision = replace(decision, reason=f"{decision.reason}: {transformed.detail}")
-        return Verdict(decision, _shown(content, transformed))
+        hidden = HIDE_METADATA in decision.transform_names
+        return Verdict(decision, _shown(content, transformed, hidden))
 
 
-def _shown(original: Content, transformed: engine.Transformed) -> Shown:
+def _shown(original: Content, transformed: engine.Transformed, title_hidden: bool) -> Shown:
     names = {change.transform for change in transformed.changes}
     alias = transformed.content.author_display_name if ANONYMISE in names else None
     return Shown(
         transformed.content,
         alias if alias != original.author_display_name else None,
-        title_hidden=HIDE_METADATA in names,
+        # A reply shows no title, yet its link would name the topic in its slug.
+        title_hidden=title_hidden,
     )
 
 

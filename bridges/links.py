@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from bridges.configbase import Section
+from bridges.membership.config import MembershipConfig
 from bridges.model import CategoryID, Direction, LinkName, RoomAlias, RoomID
 from policies.tiers import Tier
 
@@ -53,6 +54,8 @@ class LinkConfig(Section):
     #: Consecutive chat messages of one sender within this many seconds become one forum post
     #: (0: every message is its own post).
     merge_window: float = Field(default=0.0, ge=0, le=3600)
+    #: Keep the room's members in step with forum groups (:mod:`bridges.membership`).
+    membership: MembershipConfig = Field(default_factory=MembershipConfig)
 
     @field_validator("room")
     @classmethod
@@ -86,6 +89,9 @@ class RelayConfig(Section):
     #: Seconds a category's or room's security is trusted before it is read again (and how
     #: often every link's is read again in the background).
     tier_refresh: float = Field(default=300.0, gt=0)
+    #: Seconds between reconciliations of managed rooms' members with the forum's groups
+    #: (catches a ``group_user`` webhook that never arrived).
+    membership_refresh: float = Field(default=900.0, gt=0)
 
     @field_validator("chat_sender_template")
     @classmethod

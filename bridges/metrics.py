@@ -82,6 +82,16 @@ CLAIM_SECONDS = Histogram(
     "How long one claim on the inbox took (a slow store shows here first).",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
 )
+#: What a config reload (SIGHUP, :mod:`bridges.reload`) came to.
+RELOAD_OUTCOMES = ("applied", "invalid", "refused")
+CONFIG_RELOADS = Counter(
+    "porch_config_reloads",
+    "Config reloads (SIGHUP) by outcome: applied, invalid (the file did not validate) or "
+    "refused (it would orphan mappings); the last two keep the running config.",
+    ["outcome"],
+)
+for _outcome in RELOAD_OUTCOMES:
+    CONFIG_RELOADS.labels(_outcome)
 
 
 def direction(source: Platform) -> str:

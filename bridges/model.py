@@ -75,6 +75,24 @@ class EventKind(StrEnum):
     CATEGORY_DESTROYED = "forum.category_destroyed"
     #: A room's join rule or history visibility changed: its tier follows.
     ROOM_SECURITY_CHANGED = "matrix.room_security"
+    #: A forum user joined or left a group (``group_user`` webhooks): room membership follows.
+    GROUP_USER_ADDED = "forum.group_user_added"
+    GROUP_USER_REMOVED = "forum.group_user_removed"
+    #: Someone knocked on a room (``m.room.member`` with ``membership: knock``).
+    CHAT_KNOCK = "matrix.knock"
+    #: Porch's periodic reconciliation of managed rooms' membership (:mod:`bridges.membership`).
+    MEMBERSHIP_REFRESH = "porch.membership_refresh"
+    #: A forum user was suspended, unsuspended, silenced or changed (``user_*`` webhooks):
+    #: sanctions follow into the bridged rooms (:mod:`bridges.moderation.sanctions`).
+    FORUM_USER_CHANGED = "forum.user_changed"
+    #: A member was banned from a room (``m.room.member`` with ``membership: ban``).
+    CHAT_BAN = "matrix.ban"
+    #: A rule of a policy room changed (``m.policy.rule.*``, MSC2313).
+    POLICY_RULE_CHANGED = "matrix.policy_rule"
+    #: A moderator approved or rejected a held crossing (:mod:`bridges.review`).
+    REVIEW_DECIDED = "porch.review_decided"
+    #: The forum's review queue changed (``reviewable_*`` webhooks).
+    FORUM_REVIEWABLE = "forum.reviewable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +261,97 @@ class RoomSecurityChanged:
     value: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ForumGroupUser:
+    """A ``user_added_to_group`` / ``user_removed_from_group`` webhook
+    (``WebHookGroupUserSerializer``): ids only; porch reads the user's groups again."""
+
+    group_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatKnock:
+    """A knock on a room: ``sender`` asks to be let in (``reason`` as they gave it)."""
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRefresh:
+    """Reconcile the membership of managed rooms with the forum's groups (``link``: one link's
+    room, or every managed room when ``None``)."""
+
+    link: LinkName | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForumUserChanged:
+    """A ``user_*`` webhook (``WebHookUserSerializer``), reduced to the sanctions it states:
+    ``suspended_till`` / ``silenced_till`` as the forum sent them (``None``: not sanctioned)."""
+
+    event: str
+    user_id: int
+    username: ForumUsername
+    staff: bool = False
+    suspended_till: str | None = None
+    suspend_reason: str | None = None
+    silenced_till: str | None = None
+    silence_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatBan:
+    """``sender`` banned ``target`` from a room (``reason`` as they gave it)."""
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    target: UserID
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRuleChanged:
+    """An ``m.policy.rule.*`` state event (MSC2313). ``entity`` is ``None`` when the rule was
+    removed (content emptied: "invalid or missing fields" mean no rule)."""
+
+    event_id: EventID
+    room_id: RoomID
+    sender: UserID
+    event_type: str
+    state_key: str
+    entity: str | None = None
+    recommendation: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecided:
+    """A moderator decided on held crossing ``item_id`` (``approved`` or ``rejected``)."""
+
+    item_id: int
+    state: str
+    decided_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForumReviewable:
+    """A ``reviewable_*`` webhook: an item of the forum's own review queue. ``status`` as a
+    word (``pending``, ``approved``, ``rejected``, ``ignored``, ``deleted``); ``post_id`` is
+    the post an approved queued post became."""
+
+    reviewable_id: int
+    status: str
+    type: str
+    event: str
+    post_id: PostID | None = None
+    topic_id: TopicID | None = None
+
+
 InboxPayload = (
     ForumPost
     | ForumTopic
@@ -254,6 +363,14 @@ InboxPayload = (
     | IdentityLinked
     | ForumCategory
     | RoomSecurityChanged
+    | ForumGroupUser
+    | ChatKnock
+    | MembershipRefresh
+    | ForumUserChanged
+    | ChatBan
+    | PolicyRuleChanged
+    | ReviewDecided
+    | ForumReviewable
 )
 
 #: Which neutral type each inbox kind carries; the inbox stores the payload as JSON.
@@ -274,4 +391,13 @@ PAYLOAD_TYPES: dict[EventKind, type[InboxPayload]] = {
     EventKind.CATEGORY_CHANGED: ForumCategory,
     EventKind.CATEGORY_DESTROYED: ForumCategory,
     EventKind.ROOM_SECURITY_CHANGED: RoomSecurityChanged,
+    EventKind.GROUP_USER_ADDED: ForumGroupUser,
+    EventKind.GROUP_USER_REMOVED: ForumGroupUser,
+    EventKind.CHAT_KNOCK: ChatKnock,
+    EventKind.MEMBERSHIP_REFRESH: MembershipRefresh,
+    EventKind.FORUM_USER_CHANGED: ForumUserChanged,
+    EventKind.CHAT_BAN: ChatBan,
+    EventKind.POLICY_RULE_CHANGED: PolicyRuleChanged,
+    EventKind.REVIEW_DECIDED: ReviewDecided,
+    EventKind.FORUM_REVIEWABLE: ForumReviewable,
 }

@@ -31,6 +31,17 @@ def online_problems(
     """Every problem found reaching the forum and the homeserver, each with its config path;
     once both are reached, the tiers they give each link (:func:`bridges.tiers.online_problems`:
     a declared tier they contradict, a link that would publish without a policy)."""
+    if matrix.mode == "bot":
+        # porch's own account: no appservice to ping, a login to check instead.
+        from bridges.matrix.bot_check import bot_problems
+
+        forum = ForumClient(discourse)
+        found = _forum_problems(forum, discourse, links)
+
+        def tiers(chat: AppserviceAPI) -> list[str]:
+            return [] if found else tier_problems(forum, chat, links, policies or {})
+
+        return found + bot_problems(matrix, links, tiers)
     forum, chat = ForumClient(discourse), AppserviceAPI(matrix)
     problems: list[str] = []
     problems += _forum_problems(forum, discourse, links)

@@ -12,6 +12,9 @@ No loops: porch records a chat reaction *before* it likes the post, so the like'
 (``post_liked`` for that user and post) finds the record and is dropped; porch's own ghosts'
 reactions never pass the appservice door.
 
+Both ways a reaction crosses only onto a copy porch made (the mapping) and only where the
+link's policy lets content flow that way (:mod:`bridges.reaction_gate`).
+
 Reactions: https://spec.matrix.org/v1.13/client-server-api/#mreaction
 """
 
@@ -38,11 +41,12 @@ from bridges.model import (
     TopicID,
     UserID,
 )
+from bridges.reaction_gate import reaction_decision
 from bridges.send_once import find_sent, send_once, txn_id
 from bridges.store.inbox import InboxRow
 from bridges.store.post_media import PostMedia
 from bridges.store.reactions import Reaction, Reactions
-from policies.crossing import Crossing, decide, ignore
+from policies.crossing import ignore
 from policies.decision import Decision, Outcome
 
 log = logging.getLogger(__name__)
@@ -104,9 +108,7 @@ class ReactionRelay:
             reason = "the forum has no anonymous likes; the sender has no linked forum account"
             self._skip(row, link, reaction, "reaction-unlinked", reason)
             return
-        decision = decide(
-            Crossing(source=Platform.CHAT.value, direction=link.direction.value, link=link.name)
-        )
+        decision = reaction_decision(self.ctx, link, Platform.CHAT)
         self.ctx.audit(row, link, decision, reaction.sender)
         if not decision.crosses:
             return
@@ -245,14 +247,12 @@ class ReactionRelay:
         return None
 
     def _decide_forum(self, link: LinkConfig, post: ForumPost) -> Decision:
-        return decide(
-            Crossing(
-                source=Platform.FORUM.value,
-                direction=link.direction.value,
-                link=link.name,
-                post_type=post.post_type,
-                archetype=post.archetype,
-            )
+        return reaction_decision(
+            self.ctx,
+            link,
+            Platform.FORUM,
+            post_type=post.post_type,
+            archetype=post.archetype,
         )
 
     def _ghost(self, author: Author, room: RoomID) -> UserID:

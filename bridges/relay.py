@@ -9,6 +9,7 @@ reactions and likes, both ways, in :mod:`bridges.reactions`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 from bridges import codec
 from bridges.context import RelayContext
@@ -16,8 +17,12 @@ from bridges.discourse.errors import ForumRateLimited, ForumUnavailable
 from bridges.facts import TierEvents
 from bridges.identity.commands import BotCommands
 from bridges.matrix.errors import MatrixRateLimited, MatrixUnavailable
-from bridges.model import ChatReaction, ChatRedaction, ForumLike, InboxPayload
+from bridges.membership.ghosts import GhostGate
+from bridges.membership.rooms import Membership
+from bridges.model import ChatReaction, ChatRedaction, ForumLike, IdentityLinked, InboxPayload
+from bridges.moderation.sanctions import SanctionRelay
 from bridges.reactions import ReactionRelay
+from bridges.review.desk import ReviewDesk
 from bridges.store.inbox import InboxRow
 from bridges.to_forum import ToForum
 from bridges.to_matrix import ToMatrix
@@ -35,13 +40,25 @@ _GATEWAY_ERRORS = frozenset({502, 503, 504})
 class Relay:
     """The worker's handler: one inbox event in, deliveries out."""
 
-    def __init__(self, ctx: RelayContext) -> None:
+    def __init__(
+        self,
+        ctx: RelayContext,
+        observers: Sequence[Callable[[InboxRow, InboxPayload], None]] = (),
+    ) -> None:
         self.ctx = ctx
+        #: Called with each event once it is routed (watching, :mod:`bridges.watching`).
+        self.observers = tuple(observers)
         self.to_matrix = ToMatrix(ctx)
         self.to_forum = ToForum(ctx)
         self.reactions = ReactionRelay(ctx)
         self.commands = BotCommands(ctx)
         self.tier_events = TierEvents(ctx)
+        #: Policy lists and sanctions across the boundary (:mod:`bridges.moderation.sanctions`).
+        self.sanctions = SanctionRelay(ctx, ctx.moderation.sanctions, ctx.policy_lists)
+        self.membership = Membership(ctx)
+        ctx.ghosts.admits = GhostGate(ctx, self.membership.facts)
+        #: Held crossings: the moderators room, decisions, the forum's own queue.
+        self.review = ReviewDesk(ctx, self._route)
         #: Consecutive deliveries that found the homeserver unreachable.
         self._outage = 0
 
@@ -67,21 +84,34 @@ class Relay:
         except ForumUnavailable as exc:
             raise RetryLater(str(exc)) from exc
         self._outage = 0
+        for observe in self.observers:
+            observe(row, event)
 
     def _route(self, row: InboxRow, event: InboxPayload) -> None:
         if self.commands.owns(event):
             self.commands.handle(row, event)
+            if isinstance(event, IdentityLinked):
+                self.membership.linked(row, event)
+        elif self.membership.owns(event):
+            self.membership.handle(row, event)
+        elif self.review.owns(event):
+            self.review.handle(row, event)
         elif self.tier_events.owns(event):
             self.tier_events.handle(row, event)
+            # A category now closed to its room takes back what was carried from it.
+            self.to_matrix.retraction.category_closed(row, event)
         elif isinstance(event, ForumLike):
             self.reactions.forum_like(row, event)
         elif isinstance(event, ChatReaction):
             self.reactions.chat_reaction(row, event)
         elif isinstance(event, ChatRedaction) and self.reactions.owns_redaction(event):
             self.reactions.chat_unreaction(row, event)
+        elif self.sanctions.owns(event):
+            self.sanctions.handle(row, event)
         elif row.kind.value.startswith("forum."):
             self.to_matrix.handle(row, event)
         else:
+            self.sanctions.on_sight(row, event)
             self.to_forum.handle(row, event)
 
     def _outage_wait(self) -> float:

@@ -31,6 +31,7 @@ from bridges.model import (
     InboxPayload,
     Platform,
 )
+from bridges.review.forum_queue import ForumQueue
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message, Thread
 from bridges.store.post_parts import Part
@@ -122,9 +123,12 @@ class ToForum:
             self._rejected(row, link, msg, thread.root_event_id, exc)
             return
         if isinstance(result, EnqueuedPost):
-            self._held(row, link, msg, thread.root_event_id, result)
+            self._held(
+                row, link, msg, thread.root_event_id, result, author.username, author.raw(text)
+            )
             return
         self.ctx.store.mapping.add_message(self._copy(link, msg, result), self.ctx.clock())
+        self.posting.crossings.screening.flag(msg, result.post_id)
         if link.merge_window > 0:
             self._add_part(link, msg, result)
 
@@ -169,6 +173,8 @@ class ToForum:
         title = title_from_text(
             published.title or text, min_length=TITLE_MIN, max_length=TITLE_MAX
         )
+        # The link's tags and those of the watched words it contains (``tag`` words).
+        tags = self.posting.crossings.screening.tags(msg.body, link.forum.tags)
         try:
             category = self.ctx.category_of(link)
             try:
@@ -177,7 +183,7 @@ class ToForum:
                     raw=author.raw(text),
                     title=title,
                     category_id=category,
-                    tags=link.forum.tags,
+                    tags=tags,
                 )
             except ForumRejected as exc:
                 if not any(_TITLE_TAKEN in m.lower() for m in exc.messages):
@@ -189,18 +195,19 @@ class ToForum:
                     raw=author.raw(text),
                     title=_dated(title, msg.origin_server_ts),
                     category_id=category,
-                    tags=link.forum.tags,
+                    tags=tags,
                 )
         except ForumRejected as exc:
             self._rejected(row, link, msg, None, exc)
             return
         if isinstance(result, EnqueuedPost):
-            self._held(row, link, msg, None, result)
+            self._held(row, link, msg, None, result, author.username, author.raw(text))
             return
         thread = Thread(
             link.name, result.topic_id, msg.room_id, msg.event_id, result.post_id, Platform.CHAT
         )
         self.ctx.store.mapping.record_root(thread, self._copy(link, msg, result), self.ctx.clock())
+        self.posting.crossings.screening.flag(msg, result.post_id)
         if link.merge_window > 0:
             self._add_part(link, msg, result)
 
@@ -298,8 +305,12 @@ class ToForum:
         msg: ChatMessage,
         thread_root: EventID | None,
         post: EnqueuedPost,
+        username: str,
+        raw: str,
     ) -> None:
-        """The forum queued the post for its moderators: record it and tell the sender."""
+        """The forum queued the post for its moderators: record it and tell the sender; its
+        ``reviewable_*`` webhooks are followed (:mod:`bridges.review.forum_queue`)."""
+        ForumQueue(self.ctx).follow(row, link, msg, thread_root, post, username, raw)
         held = Decision(
             Outcome.HELD, "forum-review-queue", "forum", post.reason or "awaits approval"
         )

@@ -27,6 +27,7 @@ from bridges.facts import Crossings, Shown, Verdict
 from bridges.formatting import MatrixContent, forum_to_matrix
 from bridges.forum_media import ForumMedia
 from bridges.links import LinkConfig
+from bridges.matrix.bot_format import name_author
 from bridges.model import (
     Author,
     CategoryID,
@@ -43,10 +44,13 @@ from bridges.model import (
     TopicID,
     UserID,
 )
+from bridges.retraction import Retraction
+from bridges.review.forum_queue import ForumQueue
 from bridges.send_once import send_once, txn_id
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message, Thread
-from policies.crossing import ignore, retract
+from policies.crossing import ignore
+from policies.decision import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ class ToMatrix:
         self.ctx = ctx
         self.media = ForumMedia(ctx)
         self.crossings = Crossings(ctx)
+        self.forum_queue = ForumQueue(ctx)
+        self.retraction = Retraction(ctx, self.media)
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
         if isinstance(event, ForumPost):
@@ -81,6 +87,8 @@ class ToMatrix:
                 self._topic_edited(row, event)
             elif row.kind is EventKind.TOPIC_DESTROYED:
                 self._topic_destroyed(row, event)
+            elif row.kind is EventKind.TOPIC_RECOVERED:
+                self._topic_recovered(row, event)
 
     # --- new posts -----------------------------------------------------------------------------
 
@@ -93,10 +101,14 @@ class ToMatrix:
                 if carried.origin is Platform.FORUM and not carried.redacted:
                     self._finish_media(row, link, carried, post)
                 continue
+            if self.forum_queue.claim(row, link, post):
+                continue  # a message porch posted that the forum's moderators approved
             if post.author.username.lower() == self.ctx.discourse.relay_username.lower():
                 self.ctx.audit(
                     row, link, ignore("echo", "posted by porch's relay account"), "porch"
                 )
+                continue
+            if self._withdrawn(row, link, post.topic_id, post.author.username):
                 continue
             verdict = self._decide(row, link, post)
             self.ctx.audit(row, link, verdict.decision, post.author.username)
@@ -238,12 +250,19 @@ class ToMatrix:
             # that follows finds nothing left to redact.
             self._destroyed(row, post, "deleted-by-author")
             return
+        if post.hidden:
+            self._hidden(row, post)
+            return
         for copy in self._forum_copies(post.post_id):
             link = self._link(copy.link)
             if link is None:
                 continue
             verdict = self._decide(row, link, post)
             self.ctx.audit(row, link, verdict.decision, post.author.username)
+            if verdict.decision.outcome is Outcome.REFUSED:
+                # What was allowed is no longer: the copy (a first post: the topic) goes.
+                self._refused(row, link, copy, post, verdict)
+                continue
             if verdict.shown is None:
                 continue
             new = (
@@ -279,24 +298,37 @@ class ToMatrix:
         self._send(row, copy.room_id, edit, copy.sender, txn_id(row, link, "edit"))
 
     def _destroyed(self, row: InboxRow, post: ForumPost, cause: str) -> None:
-        for copy in self._forum_copies(post.post_id):
-            self._retract(row, copy, cause)
+        self.retraction.post(row, post.post_id, cause, "porch")
 
-    def _retract(self, row: InboxRow, copy: Message, cause: str) -> None:
-        link = self._link(copy.link)
-        decision = retract(cause)
-        self.ctx.audit(row, link, decision, "porch")
-        reason = decision.reason.capitalize()
-        if link is not None:
-            self.media.retract(row, link, copy.post_id, reason)
-        self.ctx.chat.redact(
-            copy.room_id,
-            copy.event_id,
-            as_user=copy.sender,
-            txn_id=txn_id(row, link, f"redact.{copy.post_id}"),
-            reason=reason,
-        )
-        self.ctx.store.mapping.set_redacted(copy.room_id, copy.event_id)
+    def _hidden(self, row: InboxRow, post: ForumPost) -> None:
+        """A hidden post (flags) goes; a hidden first post hides its topic: all of it goes."""
+        if not post.is_first_post:
+            self.retraction.post(row, post.post_id, "hidden", "porch")
+            return
+        for thread in self.ctx.store.mapping.threads_for_topic(post.topic_id):
+            link = self._link(thread.link)
+            if link is not None and self.retraction.withdrawn(link, post.topic_id) is None:
+                self.retraction.withdraw_topic(row, link, post.topic_id, "hidden", "porch")
+
+    def _refused(
+        self, row: InboxRow, link: LinkConfig, copy: Message, post: ForumPost, verdict: Verdict
+    ) -> None:
+        if not post.is_first_post:
+            self.retraction.post(row, post.post_id, "withdrawn", "porch", only=link)
+            return
+        topic = ForumTopic(post.topic_id, post.topic_title, post.topic_slug, post.category_id)
+        cause = self.retraction.refusal_cause(link, topic)
+        self.retraction.withdraw_topic(row, link, copy.topic_id, cause, "porch", verdict.decision)
+
+    def _withdrawn(self, row: InboxRow, link: LinkConfig, topic_id: TopicID, actor: str) -> bool:
+        """Whether the topic is withdrawn from the link (recorded as ignored): nothing more of
+        it is carried there, so that it never shows in part."""
+        withdrawn = self.retraction.withdrawn(link, topic_id)
+        if withdrawn is None:
+            return False
+        why = f"the topic was withdrawn from this room ({withdrawn.reason}); not carried again"
+        self.ctx.audit(row, link, ignore("withdrawn", why), actor)
+        return True
 
     def _recovered(self, row: InboxRow, post: ForumPost) -> None:
         mapping = self.ctx.store.mapping
@@ -307,6 +339,8 @@ class ToMatrix:
         for copy in copies:
             link = self._link(copy.link)
             if link is None or copy.origin is not Platform.FORUM or not copy.redacted:
+                continue
+            if self._withdrawn(row, link, post.topic_id, post.author.username):
                 continue
             verdict = self._decide(row, link, post, post.topic_title)
             self.ctx.audit(row, link, verdict.decision, post.author.username)
@@ -328,7 +362,9 @@ class ToMatrix:
                     "m.in_reply_to": {"event_id": latest.event_id if latest else thread_root},
                 }
             ghost = self._sender(post.author, copy.room_id, shown)
-            event_id = self._send(row, copy.room_id, content, ghost, txn_id(row, link, "recover"))
+            # Per post: a recovered topic brings several back in one event.
+            txn = txn_id(row, link, f"recover.{post.post_id}")
+            event_id = self._send(row, copy.room_id, content, ghost, txn)
             if thread_root is None and thread is not None:
                 # The old root is redacted for good: the recovered first post roots the thread
                 # from now on. Moved first, so that a crash before replace_event retries both.
@@ -342,7 +378,17 @@ class ToMatrix:
         mapping = self.ctx.store.mapping
         for thread in mapping.threads_for_topic(topic.topic_id):
             link = self._link(thread.link)
-            if link is None or thread.root_post_id is None or thread.origin is not Platform.FORUM:
+            if link is None or self.retraction.withdrawn(link, topic.topic_id) is not None:
+                continue
+            if not topic.visible and self.retraction.unlisted_here(link):
+                self.retraction.withdraw_topic(row, link, topic.topic_id, "unlisted", "porch")
+                continue
+            moved = self.retraction.moved_out(link, topic)
+            if moved is not None:
+                self.ctx.audit(row, link, moved, "porch")
+                self.retraction.withdraw_topic(row, link, topic.topic_id, "moved", "porch", moved)
+                continue
+            if thread.root_post_id is None or thread.origin is not Platform.FORUM:
                 continue
             root = mapping.message_for_post(link.name, thread.root_post_id)
             if root is None or root.redacted:
@@ -350,7 +396,12 @@ class ToMatrix:
             first = _post_from_api(self.ctx.forum.get_post(thread.root_post_id), topic)
             verdict = self._decide(row, link, first, topic.title)
             self.ctx.audit(row, link, verdict.decision, first.author.username)
-            if verdict.shown is not None:
+            if verdict.decision.outcome is Outcome.REFUSED:
+                cause = self.retraction.refusal_cause(link, topic)
+                self.retraction.withdraw_topic(
+                    row, link, topic.topic_id, cause, "porch", verdict.decision
+                )
+            elif verdict.shown is not None:
                 new = self._root_content(first, topic.title, verdict.shown)
                 self._send_edit(row, link, root, new)
                 self.media.sync(
@@ -358,13 +409,20 @@ class ToMatrix:
                 )
 
     def _topic_destroyed(self, row: InboxRow, topic: ForumTopic) -> None:
-        mapping = self.ctx.store.mapping
-        for thread in mapping.threads_for_topic(topic.topic_id):
-            if thread.root_post_id is None or thread.origin is not Platform.FORUM:
+        """Every copy of every post of the topic goes (:mod:`bridges.retraction`)."""
+        self.retraction.topic_deleted(row, topic.topic_id, "porch")
+
+    def _topic_recovered(self, row: InboxRow, topic: ForumTopic) -> None:
+        """The replies a topic's deletion took come back with it (``post_recovered`` brings the
+        first post back), so that it is never carried in part. Posts deleted or hidden on their
+        own stay away; the topic view lists the first 20 posts, and only those come back."""
+        view = self.ctx.forum.topic(topic.topic_id)
+        for data in view.get("post_stream", {}).get("posts") or []:
+            if data.get("post_number") == 1 or data.get("hidden"):
                 continue
-            root = mapping.message_for_post(thread.link, thread.root_post_id)
-            if root is not None and not root.redacted:
-                self._retract(row, root, "topic-deleted")
+            if data.get("deleted_at") or data.get("user_deleted"):
+                continue
+            self._recovered(row, _post_from_topic_view(view, data))
 
     # --- content ---------------------------------------------------------------------------
 
@@ -385,6 +443,10 @@ class ToMatrix:
             content["formatted_body"] = (
                 f"<p><strong>{html.escape(shown.alias)}</strong>:</p>{body_html}"
             )
+        elif self.ctx.matrix.bot is not None and self.ctx.matrix.mode == "bot":
+            # One account sends every copy: the copy names its author.
+            template, forum = self.ctx.matrix.bot.author_template, self.ctx.discourse.base_url
+            content = name_author(content, post.author, template, forum)
         return content
 
     def _root_content(

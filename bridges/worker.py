@@ -58,6 +58,11 @@ class Worker:
         self.lease = lease
         self.wake = threading.Event()
         self._stop = threading.Event()
+        #: Held while an event is handled: a config reload (:mod:`bridges.reload`) takes it to
+        #: swap links and policies between events, never in the middle of one.
+        self.between_events = threading.Lock()
+        #: The inbox id of the event in hand, if any.
+        self.current: int | None = None
 
     def run_once(self) -> int:
         """Claim and settle one batch; returns how many events were handled."""
@@ -68,12 +73,17 @@ class Worker:
         metrics.CLAIMED_EVENTS.inc(len(rows))
         handled = 0
         for row in rows:
-            if self._stop.is_set():
-                break
-            if not self._still_ours(row, claimed_at):
-                log.info("worker: event %d was taken up by another worker; skipped", row.id)
-                continue
-            self._settle(row)
+            with self.between_events:
+                if self._stop.is_set():
+                    break
+                if not self._still_ours(row, claimed_at):
+                    log.info("worker: event %d was taken up by another worker; skipped", row.id)
+                    continue
+                self.current = row.id
+                try:
+                    self._settle(row)
+                finally:
+                    self.current = None
             handled += 1
         return handled
 
@@ -104,6 +114,20 @@ class Worker:
             if not handled:
                 self.wake.wait(self.config.poll_interval)
                 self.wake.clear()
+        self.release_unstarted()
+
+    def release_unstarted(self) -> int:
+        """Give back the claimed events this worker will not start (all but the one in hand),
+        so another worker takes them now rather than when their lease lapses."""
+        try:
+            released = self.inbox.release_claims(self.worker_id, keep=self.current)
+        except Exception:
+            # Their leases lapse on their own; a restart on this host frees them at once.
+            log.warning("worker: could not release claimed events", exc_info=True)
+            return 0
+        if released:
+            log.info("worker: released %d claimed event(s) it had not started", released)
+        return released
 
     def stop(self) -> None:
         self._stop.set()

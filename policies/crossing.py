@@ -79,6 +79,12 @@ RETRACTION_CAUSES = {
     "deleted-by-author": "the author deleted the source",
     "topic-deleted": "the source topic was deleted",
     "redacted": "the sender redacted the source message",
+    # The source still exists but may no longer be shown where it was carried
+    # (bridges/retraction.py): publication is reversible.
+    "moved": "the topic moved into a category the room may not read",
+    "unlisted": "the topic was unlisted",
+    "hidden": "the post was hidden (flagged)",
+    "withdrawn": "the policy no longer lets it cross",
 }
 
 

@@ -7,6 +7,8 @@ gets a neutral title, no tags and no category name, and any mention of them in t
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import replace
 
 from policies.facts import Content, Facts
@@ -33,6 +35,8 @@ def hide_metadata(options: MetadataOptions, facts: Facts, content: Content) -> R
         if name
     ]
     hidden += [*content.tags, *facts.tags]
+    # Discourse writes the title into every link to the topic, as its slug (/t/<slug>/<id>).
+    hidden += [slug for slug in (_slug(n) for n in (content.title, facts.title) if n) if slug]
     if facts.category_slug:
         hidden.append(facts.category_slug)
     found = pattern(hidden)
@@ -63,6 +67,12 @@ def hide_metadata(options: MetadataOptions, facts: Facts, content: Content) -> R
         category_name=None,
     )
     return Rewrite(hidden_content, tuple(changes))
+
+
+def _slug(title: str) -> str:
+    """Discourse's ASCII slug of a title (``Slug.ascii_generator``)."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
 
 
 TRANSFORM: Transform[MetadataOptions] = Transform(

@@ -23,11 +23,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from bridges.store.store import Store
 from webhooks.appservice import appservice_blueprint, is_appservice_path
 from webhooks.config import PorchConfig
+from webhooks.dashboard import dashboard_blueprint
 from webhooks.discourse import discourse_blueprint
 from webhooks.errors import matrix_error, refuse
 from webhooks.health import Readiness, forum_check, health_blueprint, homeserver_check, store_check
 from webhooks.link_pages import link_pages_blueprint
+from webhooks.matrix_sync import sync_check
 from webhooks.metrics import count_door_outcomes, door_store, metrics_blueprint, metrics_registry
+from webhooks.review_pages import review_pages_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ def create_app(
     if config.matrix.appservice is not None:
         app.register_blueprint(appservice_blueprint(config.matrix, counted, clock, wake))
     app.register_blueprint(link_pages_blueprint(config, store, clock, wake))
+    app.register_blueprint(review_pages_blueprint(config.moderation.review, store, clock, wake))
+    app.register_blueprint(dashboard_blueprint(config, store, clock))
     count_door_outcomes(app)
     return app
 
@@ -88,9 +93,13 @@ def _ops_app(config: PorchConfig, store: Store) -> Flask:
             "store": store_check(store),
             "homeserver": homeserver_check(config.matrix),
             "forum": forum_check(config.discourse),
+            # Bot mode: porch's account must be syncing (none in appservice mode).
+            **sync_check(config, store),
         }
     )
     app.register_blueprint(health_blueprint(store, readiness))
+    # The service adds what only it knows to /readyz (the linked rooms the bot is not in).
+    app.extensions["porch.readiness"] = readiness
     app.register_blueprint(metrics_blueprint(metrics_registry(store, config.links)))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -1,4 +1,4 @@
-"""The ``porch`` command: serve, check, registration, setup, status, retry, demo."""
+"""The ``porch`` command: serve, check, registration, setup, status, retry, demo, digest, audit."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from webhooks import digest_cmd, sanctions_cmd
+from webhooks.audit_cmd import add_arguments as audit_arguments
 from webhooks.config import ConfigError, PorchConfig, load_config
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
     # Their request logs would print every access token in query strings and headers at DEBUG.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # matrix-nio logs every answer at DEBUG, a login's access token and whole syncs included.
+    logging.getLogger("nio").setLevel(logging.WARNING)
     # Alembic narrates its own start-up at INFO; porch logs each migration it applies itself.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     command: int = args.func(args)
@@ -78,10 +82,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="with --role worker: serve /healthz, /readyz and /metrics on this port",
     )
+    _lifecycle_arguments(p)
     p.set_defaults(func=_serve)
 
     p = command("check", "validate the config file; exit 0 when it is usable")
     p.add_argument("--online", action="store_true", help="also reach the forum and the homeserver")
+    p.add_argument(
+        "--allow-orphans",
+        action="store_true",
+        help="report links that would orphan mappings in the store as warnings, not errors",
+    )
     p.set_defaults(func=_check)
 
     p = command("registration", "print the appservice registration YAML for the homeserver")
@@ -132,6 +142,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--id", type=int, help="only this inbox event (see porch status)")
     p.set_defaults(func=_retry)
 
+    p = command("audit", "query the audit log; export it as CSV or JSON")
+    audit_arguments(p)
+    p.set_defaults(func=_audit)
+
     p = command(
         "demo", "run a local sandbox: homeserver, forum, porch and a scripted exchange", False
     )
@@ -142,6 +156,8 @@ def _parser() -> argparse.ArgumentParser:
         help="stop once the scripted exchange is done instead of waiting for Ctrl-C",
     )
     p.set_defaults(func=_demo)
+    digest_cmd.register(sub)
+    sanctions_cmd.register(sub)
     return parser
 
 
@@ -154,6 +170,7 @@ def _load(path: str) -> PorchConfig | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from webhooks.lifecycle import DEFAULT_GRACE
     from webhooks.service import Role, serve
 
     config = _load(args.config)
@@ -166,7 +183,29 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return serve(config, Role(args.role), ops_port=args.ops_port)
+    return serve(
+        config,
+        Role(args.role),
+        ops_port=args.ops_port,
+        config_path=args.config,
+        grace=DEFAULT_GRACE if args.shutdown_grace is None else args.shutdown_grace,
+        allow_orphans=args.allow_orphans,
+    )
+
+
+def _lifecycle_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shutdown-grace",
+        type=float,
+        metavar="SECONDS",
+        help="on SIGTERM, how long the worker may take to finish the event in hand (default 30)",
+    )
+    p.add_argument(
+        "--allow-orphans",
+        action="store_true",
+        help="start (and reload) even when the config drops or moves a link the store still "
+        "maps threads or events to; prefer retired_links: in the config",
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -182,6 +221,10 @@ def _check(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return 1
+    from webhooks.lifecycle import refuse_orphans
+
+    if not refuse_orphans(config, args.config, allow=args.allow_orphans, say=_stderr):
+        return 1
     print(f"{args.config}: ok ({len(config.links)} link(s))")
     return 0
 
@@ -192,6 +235,11 @@ def _registration(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 1
+    if config.matrix.mode == "bot":
+        from webhooks.matrix_sync import no_registration
+
+        print("\n".join(no_registration(config)), file=sys.stderr)
+        return 0
     print(registration_yaml(config.matrix), end="")
     return 0
 
@@ -269,6 +317,12 @@ def _setup_matrix(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 1
+    if config.matrix.mode == "bot":
+        from webhooks.matrix_sync import no_registration
+
+        for line in no_registration(config):
+            _say(line)
+        return 0
 
     def token_accepted() -> str | None:
         quick = config.matrix.model_copy(update={"timeout": min(config.matrix.timeout, 5.0)})
@@ -283,6 +337,19 @@ def _setup_matrix(args: argparse.Namespace) -> int:
 
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from webhooks.audit_cmd import main as audit_main
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    return audit_main(args, config.store.url)
 
 
 def _retry(args: argparse.Namespace) -> int:

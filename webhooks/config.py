@@ -21,8 +21,11 @@ from bridges.configbase import Section
 from bridges.discourse.config import DiscourseConfig
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.config import MatrixConfig
+from bridges.model import LinkName
+from bridges.moderation.config import ModerationConfig
 from bridges.store.config import StoreConfig
 from bridges.tiers import boundary_problems
+from bridges.watching.config import WatchingConfig
 from policies.config import PoliciesConfig
 
 
@@ -46,6 +49,11 @@ class PorchConfig(Section):
     relay: RelayConfig = RelayConfig()
     links: tuple[LinkConfig, ...] = Field(min_length=1)
     policies: PoliciesConfig = Field(default_factory=dict)
+    watching: WatchingConfig = WatchingConfig()
+    moderation: ModerationConfig = ModerationConfig()
+    #: Names of links removed on purpose: their mappings stay in the store, unused, instead of
+    #: porch refusing the config for orphaning them (:mod:`bridges.orphans`).
+    retired_links: tuple[LinkName, ...] = ()
 
     @model_validator(mode="after")
     def _links_consistent(self) -> PorchConfig:
@@ -65,6 +73,9 @@ class PorchConfig(Section):
             if link.policy is not None and link.policy not in self.policies:
                 known = ", ".join(sorted(self.policies)) or "none are defined"
                 errors.append(f"links[{i}].policy: no policy named '{link.policy}' ({known})")
+        for i, name in enumerate(self.retired_links):
+            if name in seen_names:
+                errors.append(f"retired_links[{i}]: '{name}' is still a link in links:")
         errors += boundary_problems(self.links, self.policies)
         if errors:
             raise _CrossFieldErrors(errors)

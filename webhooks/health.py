@@ -94,6 +94,9 @@ class Readiness:
     def __init__(self, checks: Mapping[str, Check], timeout: float = READY_TIMEOUT) -> None:
         self.checks = dict(checks)
         self.timeout = timeout
+        #: Details every /readyz answer shows without deciding it, by name: e.g. the linked
+        #: rooms porch's bot could not join (one link's room must not hold back the others).
+        self.notes: dict[str, Callable[[], Mapping[str, str]]] = {}
         self._pool = ThreadPoolExecutor(
             max_workers=max(2 * len(self.checks), 1), thread_name_prefix="porch-readyz"
         )
@@ -141,11 +144,15 @@ def health_blueprint(store: Store, readiness: Readiness | None = None) -> Bluepr
         def readyz() -> tuple[Response, int]:
             checks = ready.run()
             failed = {name: why for name, why in checks.items() if why != "ok"}
+            notes = {name: dict(note()) for name, note in ready.notes.items()}
+            extra = {"notes": notes} if any(notes.values()) else {}
             if failed:
                 log.warning(
                     "readyz: not ready: %s", "; ".join(f"{n}: {w}" for n, w in failed.items())
                 )
-                return answer(503, status="not ready", failed=sorted(failed), checks=checks)
-            return answer(200, status="ready", checks=checks)
+                return answer(
+                    503, status="not ready", failed=sorted(failed), checks=checks, **extra
+                )
+            return answer(200, status="ready", checks=checks, **extra)
 
     return door

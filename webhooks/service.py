@@ -3,30 +3,43 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import FrameType
 
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from bridges.context import RelayContext
 from bridges.discourse.client import ForumClient
+from bridges.lifecycle import RoomJoins
 from bridges.matrix.api import AppserviceAPI
+from bridges.matrix.bot_api import chat_api
+from bridges.matrix.bot_ghosts import BotGhosts
+from bridges.matrix.bot_sync import BotSync
 from bridges.matrix.errors import MatrixError
 from bridges.matrix.ghosts import Ghosts
+from bridges.membership.rooms import MembershipTicker
 from bridges.relay import Relay
 from bridges.store.inbox import worker_identity
 from bridges.store.store import Store
+from bridges.store.sync_state import SyncState
 from bridges.tiers import TierRefresher
+from bridges.watching.runner import Watching, build_watching
 from bridges.worker import Worker
 from webhooks.app import create_app, create_ops_app
 from webhooks.config import PorchConfig
+from webhooks.lifecycle import (
+    DEFAULT_GRACE,
+    InFlight,
+    Lifecycle,
+    note_unjoined_rooms,
+    refuse_orphans,
+)
 from webhooks.link_pages import public_base_url
+from webhooks.matrix_sync import bot_sync
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +67,18 @@ class Porch:
     chat: AppserviceAPI | None = None
     #: reads every link's tiers again now and then (:mod:`bridges.tiers`)
     tiers: TierRefresher | None = None
+    #: asks for a reconciliation of managed rooms' members now and then (bridges.membership)
+    membership: MembershipTicker | None = None
+    #: the relay's context, whose links and policies a reload swaps (:mod:`webhooks.lifecycle`)
+    ctx: RelayContext | None = None
+    #: joins the bot to every linked room at start (:mod:`bridges.lifecycle`)
+    joins: RoomJoins | None = None
+    #: the web face's requests in hand, which a stop lets finish
+    in_flight: InFlight | None = None
+    #: watching's due alerts and digests (:mod:`bridges.watching`), when watches are set
+    watching: Watching | None = None
+    #: bot mode's door: porch's account syncing its rooms (:mod:`webhooks.matrix_sync`)
+    sync: BotSync | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
@@ -64,10 +89,18 @@ class Porch:
             self._background(self.ops.serve_forever, "porch-ops")
         if self.worker is not None:
             self._background(self.worker.run, "porch-worker")
-        if self.chat is not None:
+        if self.chat is not None and self.config.matrix.mode == "appservice":
             self._background(self._announce, "porch-announce")
+        if self.sync is not None:
+            self._background(self.sync.run, "porch-bot-sync")
         if self.tiers is not None:
             self._background(self.tiers.run, "porch-tiers")
+        if self.membership is not None:
+            self._background(self.membership.run, "porch-membership")
+        if self.joins is not None:
+            self._background(self.joins.run, "porch-join")
+        if self.watching is not None:
+            self._background(self.watching.run, "porch-watching")
 
     def _background(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -92,20 +125,48 @@ class Porch:
                 time.sleep(min(2**attempt, 30))
         log.error("porch: gave up announcing to the homeserver; transactions may be delayed")
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking requests, let the worker finish the event in hand, close the store."""
-        if self.server is not None:
-            self.server.shutdown()
-        if self.ops is not None:
-            self.ops.shutdown()
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Drain: stop claiming events and taking requests, let the worker finish the event in
+        hand (at most ``timeout`` seconds in all), give back the events it claimed but did not
+        start, close the store. True when everything finished within ``timeout``."""
+        deadline = time.monotonic() + timeout
         if self.worker is not None:
             self.worker.stop()
+        if self.joins is not None:
+            self.joins.stop()
+        if self.sync is not None:
+            self.sync.stop()
         if self.tiers is not None:
             self.tiers.stop()
+        if self.watching is not None:
+            self.watching.stop()
+        if self.membership is not None:
+            self.membership.stop()
+        if self.server is not None:
+            self.server.shutdown()
+            if self.in_flight is not None:
+                self.in_flight.wait_idle(deadline - time.monotonic())
+            self.server.server_close()
+        if self.ops is not None:
+            self.ops.shutdown()
+            self.ops.server_close()
+        drained = True
         for thread in self._threads:
-            if thread.name != "porch-announce":
-                thread.join(timeout)
+            if thread.name not in ("porch-announce", "porch-join"):
+                thread.join(max(deadline - time.monotonic(), 0.0))
+                if thread.is_alive():
+                    drained = False
+                    log.warning("porch: %s did not stop within %gs", thread.name, timeout)
+        if self.worker is not None and self.worker.current is not None:
+            log.warning(
+                "porch: the shutdown grace (%gs) is over with event %s in hand; it will be "
+                "retried",
+                timeout,
+                self.worker.current,
+            )
+            self.worker.release_unstarted()
         self.store.close()
+        return drained
 
 
 def build(
@@ -126,14 +187,16 @@ def build(
     if role in (Role.ALL, Role.WORKER):
         session = requests.Session()
         forum = ForumClient(config.discourse, session=session)
-        chat = AppserviceAPI(config.matrix, session=session)
-        ghosts = Ghosts(
-            chat,
-            store.profiles,
-            config.matrix,
-            lambda url: forum.download(url, _MAX_AVATAR_BYTES),
-            clock=clock,
-        )
+        chat = chat_api(config.matrix, SyncState(store.db), session=session)
+        ghosts: Ghosts | BotGhosts = BotGhosts(chat)
+        if config.matrix.mode == "appservice":
+            ghosts = Ghosts(
+                chat,
+                store.profiles,
+                config.matrix,
+                lambda url: forum.download(url, _MAX_AVATAR_BYTES),
+                clock=clock,
+            )
         ctx = RelayContext(
             discourse=config.discourse,
             matrix=config.matrix,
@@ -146,38 +209,58 @@ def build(
             clock=clock,
             public_url=public_base_url(config),
             policies=config.policies,
+            moderation=config.moderation,
         )
         porch.tiers = TierRefresher(
             lambda: ctx.tiers.refresh(ctx.links, ctx.category_of, ctx.room_of),
             config.relay.tier_refresh,
         )
         porch.chat = chat
+        porch.ctx = ctx
+        porch.joins = RoomJoins(ctx)
+        porch.watching = build_watching(ctx, config.watching)
+        observers = () if porch.watching is None else (porch.watching.watcher,)
         porch.worker = Worker(
-            store.inbox, Relay(ctx), config.relay, worker_identity(), clock=clock
+            store.inbox, Relay(ctx, observers), config.relay, worker_identity(), clock=clock
         )
         wake = porch.worker.wake.set
+        if any(link.membership.manage for link in config.links):
+            porch.membership = MembershipTicker(
+                store.inbox, config.relay.membership_refresh, clock, wake
+            )
     if role is Role.WEB:
-        porch.chat = AppserviceAPI(config.matrix)
+        porch.chat = chat_api(config.matrix, SyncState(store.db))
     if role in (Role.ALL, Role.WEB):
+        porch.sync = bot_sync(config, store, wake, clock)
         app = create_app(config, store, clock=clock, on_accepted=wake)
-        porch.server = make_server(config.listen.host, config.listen.port, app, threaded=True)
+        note_unjoined_rooms(app, porch.joins)
+        porch.in_flight = InFlight(app)
+        porch.server = make_server(
+            config.listen.host, config.listen.port, porch.in_flight, threaded=True
+        )
     elif ops_port is not None:
         ops = create_ops_app(config, store)
+        note_unjoined_rooms(ops, porch.joins)
         porch.ops = make_server(config.listen.host, ops_port, ops, threaded=True)
     return porch
 
 
-def serve(config: PorchConfig, role: Role = Role.ALL, *, ops_port: int | None = None) -> int:
-    """Run porch until SIGINT or SIGTERM; returns the process exit code."""
+def serve(
+    config: PorchConfig,
+    role: Role = Role.ALL,
+    *,
+    ops_port: int | None = None,
+    config_path: str | None = None,
+    grace: float = DEFAULT_GRACE,
+    allow_orphans: bool = False,
+) -> int:
+    """Run porch until SIGINT or SIGTERM, reloading on SIGHUP (:mod:`webhooks.lifecycle`);
+    returns the process exit code (1 when the config would orphan mappings)."""
+    if not refuse_orphans(config, config_path or "config", allow=allow_orphans):
+        return 1
     porch = build(config, role, ops_port=ops_port)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("porch: %s received, stopping", signal.Signals(signum).name)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    lifecycle = Lifecycle(porch, config_path, grace=grace, allow_orphans=allow_orphans)
+    lifecycle.install_signals()
     porch.start()
     if porch.server is not None:
         log.info(
@@ -194,6 +277,4 @@ def serve(config: PorchConfig, role: Role = Role.ALL, *, ops_port: int | None = 
             config.listen.host,
             ops_port,
         )
-    stopping.wait()
-    porch.stop()
-    return 0
+    return lifecycle.run()

@@ -40,12 +40,27 @@ GRANULAR_EVENTS = (
     "topic_edited",
     "topic_destroyed",
     "topic_recovered",
+    # A category's security gives its tier (bridges/tiers.py). The forum's category filter
+    # drops these (they carry no category_id, reference §1.3): with the filter on, the tiers
+    # follow from relay.tier_refresh alone.
+    "category_created",
+    "category_updated",
+    "category_destroyed",
+    # Suspensions and silences follow into bridged rooms (bridges/moderation/sanctions.py).
+    # They carry no category_id either: the category filter drops them too.
+    "user_updated",
+    "user_suspended",
+    "user_unsuspended",
 )
 #: The like event, for links that carry reactions.
 GRANULAR_LIKE = "like_created"
 #: The same on an older forum, which subscribes by event type.
-TYPE_EVENTS = ("post", "topic")
+TYPE_EVENTS = ("post", "topic", "category", "user")
 TYPE_LIKE = "like"
+#: Group membership, for links whose room follows forum groups (bridges/membership). Like the
+#: category events, these carry no category_id: the category filter drops them.
+GRANULAR_GROUP_USER = ("group_user_added", "group_user_removed")
+TYPE_GROUP_USER = "group_user"
 #: The forum setting that lets it call hosts on private networks (reference §1.1).
 ALLOWED_INTERNAL_HOSTS = "allowed_internal_hosts"
 #: ``WebHook.content_types``: porch reads JSON.
@@ -155,8 +170,18 @@ def _wanted_hook(
     else:
         say("categories: all (no category filter)")
     hooks, extras = forum.web_hooks()
-    ids, names = _event_types(extras, any(link.reactions for link in config.links))
+    ids, names = _event_types(
+        extras,
+        any(link.reactions for link in config.links),
+        groups=any(link.membership.manage for link in config.links),
+    )
     say(f"events: {', '.join(names)}")
+    if category_filter:
+        say(
+            "note: with the category filter the forum sends no category events; porch reads "
+            "the categories' security again every relay.tier_refresh seconds instead "
+            "(--no-category-filter: at once)"
+        )
     wanted = WantedHook(
         url=url,
         secret=config.discourse.webhook_secret.get_secret_value(),
@@ -205,7 +230,7 @@ def _category_ids(links: Sequence[LinkConfig], forum: ForumClient) -> list[tuple
 
 
 def _event_types(
-    extras: Mapping[str, Any], likes: bool
+    extras: Mapping[str, Any], likes: bool, *, groups: bool = False
 ) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """The ids of the event types porch needs, among those the forum offers."""
     offered: dict[str, int] = {}
@@ -220,8 +245,10 @@ def _event_types(
             offered[str(entry.get("name"))] = int(entry["id"])
     if "post_created" in offered:
         names = [*GRANULAR_EVENTS, *([GRANULAR_LIKE] if likes else [])]
+        names += list(GRANULAR_GROUP_USER) if groups else []
     elif "post" in offered:
         names = [*TYPE_EVENTS, *([TYPE_LIKE] if likes else [])]
+        names += [TYPE_GROUP_USER] if groups else []
     else:
         raise SetupProblem(
             "the forum's webhook page offers no post or topic events "

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from pydiscourse import DiscourseClient
@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 
 #: Discourse's ``post_action_type_id`` for a like.
 LIKE = 2
+#: ``post_action_type_id`` of an "inappropriate" flag (``PostActionType.types``).
+INAPPROPRIATE = 4
+#: ``PostActionType.types[:inappropriate]``: the flag porch hides a post with.
+INAPPROPRIATE = 4
 #: When a 429 says nothing about how long to wait (pydiscourse waits this long too).
 DEFAULT_RETRY_AFTER = 10.0
 #: The avatar size substituted into an avatar template's ``{size}`` when downloading.
@@ -359,6 +363,20 @@ class ForumClient:
             if not any(a.get("id") == LIKE and a.get("acted") for a in summary):
                 raise
 
+    def flag(self, post_id: PostID, message: str) -> None:
+        """Porch's account flags the post as inappropriate (``post_action_type_id`` 4) for the
+        forum's moderators, as Discourse does for a ``flag`` watched word; a post porch has
+        flagged already is fine (a second flag is answered with 403)."""
+        try:
+            self._api._post(
+                "/post_actions.json",
+                id=int(post_id),
+                post_action_type_id=INAPPROPRIATE,
+                message=message,
+            )
+        except ForumAuthError:
+            return
+
     def unlike(self, post_id: PostID, *, as_user: str) -> None:
         """``as_user`` takes back their like of the post; a post they do not like is fine.
 
@@ -413,6 +431,57 @@ class ForumClient:
         """A user's profile (the ``user`` object of ``/u/{username}.json``)."""
         return _dict(self._api.user(username), f"GET /users/{username}")
 
+    def group_members(self, group: str, page_size: int = 1000) -> list[str]:
+        """The usernames of a group's members (owners included), every page of
+        ``GET /groups/{name}/members.json`` (reference §2.3, at most 1000 a page)."""
+        names: list[str] = []
+        offset = 0
+        path = f"/groups/{quote(group, safe='')}/members.json"
+        while True:
+            body = _dict(self._api._get(path, limit=page_size, offset=offset), f"GET {path}")
+            page = [m for m in body.get("members") or () if isinstance(m, dict)]
+            owners = [m for m in body.get("owners") or () if isinstance(m, dict)]
+            names += [str(m["username"]) for m in page + owners if "username" in m]
+            meta = _dict(body.get("meta") or {}, f"GET {path}")
+            total = meta.get("total")
+            offset += len(page)
+            if not page or not isinstance(total, int) or offset >= total:
+                return sorted(set(names))
+
+    # --- admin: sanctions (reference §2.3 "Moderation") ---------------------------------------
+
+    def admin_user(self, user_id: int) -> dict[str, Any]:
+        """``GET /admin/users/{id}.json``: staff flags, ``suspended_by``, ``silenced_by``..."""
+        path = f"/admin/users/{int(user_id)}.json"
+        return _dict(self._api._get(path), f"GET {path}")
+
+    def silence_user(self, user_id: int, *, until: str, reason: str) -> None:
+        """``PUT /admin/users/{id}/silence.json`` as porch; ``until`` is an ISO 8601 time."""
+        self._api._put(
+            f"/admin/users/{int(user_id)}/silence.json", silenced_till=until, reason=reason
+        )
+
+    def unsilence_user(self, user_id: int) -> None:
+        self._api._put(f"/admin/users/{int(user_id)}/unsilence.json")
+
+    def unsuspend_user(self, user_id: int) -> None:
+        self._api._put(f"/admin/users/{int(user_id)}/unsuspend.json")
+
+    def hide_post(self, post_id: PostID, *, reason: str) -> None:
+        """Hide a post as porch (staff): a flag with ``take_action``, which hides it at once
+        (``PostActionCreator``); ``post_action_type_id`` 4 is "inappropriate"."""
+        self._api._post(
+            "/post_actions.json",
+            id=int(post_id),
+            post_action_type_id=INAPPROPRIATE,
+            take_action="true",
+            message=reason,
+        )
+
+    def unhide_post(self, post_id: PostID) -> None:
+        """``PUT /posts/{id}/unhide.json`` as porch (staff only)."""
+        self._api._put(f"/posts/{int(post_id)}/unhide.json")
+
     # --- admin: who the key is, webhooks, site settings --------------------------------------
 
     def current_user(self) -> dict[str, Any]:
@@ -456,6 +525,13 @@ class ForumClient:
         path = f"/admin/api/web_hooks/{int(web_hook_id)}.json"
         body = self._api._request("PUT", path, json={"web_hook": fields})
         return _dict(_dict(body, f"PUT {path}").get("web_hook"), "an updated webhook")
+
+    def watched_words(self) -> dict[str, Any]:
+        """``GET /admin/customize/watched_words.json`` (``Admin::WatchedWordsController``):
+        ``{"actions": [...], "words": [{id, word, action, replacement?, case_sensitive}]}``.
+        Needs an admin (reference §4)."""
+        path = "/admin/customize/watched_words.json"
+        return _dict(self._api._get(path), f"GET {path}")
 
     def site_settings(self, names: Sequence[str]) -> dict[str, str]:
         """The current values of the named site settings (those the forum has).

@@ -22,6 +22,7 @@ from bridges.model import (
     CategoryID,
     EventKind,
     ForumCategory,
+    ForumGroupUser,
     ForumLike,
     ForumPost,
     ForumTopic,
@@ -30,6 +31,9 @@ from bridges.model import (
     PostID,
     TopicID,
 )
+from bridges.moderation.sanctions import USER_EVENTS, UserPayloadError, user_event
+from bridges.review.webhook import EVENTS as REVIEWABLE_EVENTS
+from bridges.review.webhook import ReviewablePayloadError, reviewable_event
 from bridges.store.inbox import NewEvent
 
 #: ``X-Discourse-Event`` names porch records, and the inbox kind each becomes. Every other
@@ -55,9 +59,21 @@ EVENT_KINDS: Mapping[str, EventKind] = {
     "category_created": EventKind.CATEGORY_CHANGED,
     "category_updated": EventKind.CATEGORY_CHANGED,
     "category_destroyed": EventKind.CATEGORY_DESTROYED,
+    # Group membership decides who belongs in a managed room (bridges/membership): the event
+    # names of the initializer, and the granular type names of a newer forum (§1.4).
+    "user_added_to_group": EventKind.GROUP_USER_ADDED,
+    "user_removed_from_group": EventKind.GROUP_USER_REMOVED,
+    "group_user_added": EventKind.GROUP_USER_ADDED,
+    "group_user_removed": EventKind.GROUP_USER_REMOVED,
+    # The forum's review queue: posts porch made as a member that await its moderators
+    # (bridges/review/forum_queue.py).
+    **dict.fromkeys(REVIEWABLE_EVENTS, EventKind.FORUM_REVIEWABLE),
+    # Suspensions and silences follow into bridged rooms (bridges/moderation/sanctions.py).
+    **dict.fromkeys(USER_EVENTS, EventKind.FORUM_USER_CHANGED),
 }
 
 _CATEGORY_KINDS = frozenset({EventKind.CATEGORY_CHANGED, EventKind.CATEGORY_DESTROYED})
+_GROUP_USER_KINDS = frozenset({EventKind.GROUP_USER_ADDED, EventKind.GROUP_USER_REMOVED})
 
 
 class PayloadError(ValueError):
@@ -78,6 +94,12 @@ def root_key(event_name: str) -> str | None:
         return "like"
     if kind in _CATEGORY_KINDS:
         return "category"
+    if kind in _GROUP_USER_KINDS:
+        return "group_user"
+    if kind is EventKind.FORUM_REVIEWABLE:
+        return "reviewable"
+    if kind is EventKind.FORUM_USER_CHANGED:
+        return "user"
     return "topic" if kind.value.startswith("forum.topic_") else "post"
 
 
@@ -160,6 +182,15 @@ class _Category(_Shape):
 
 class _CategoryBody(_Shape):
     category: _Category
+
+
+class _GroupUser(_Shape):
+    group_id: int
+    user_id: int
+
+
+class _GroupUserBody(_Shape):
+    group_user: _GroupUser
 
 
 class _Like(_Shape):
@@ -317,6 +348,17 @@ def parse_category(body: Mapping[str, Any]) -> ForumCategory:
     )
 
 
+def parse_group_user(body: Mapping[str, Any]) -> ForumGroupUser:
+    """The membership of a ``group_user`` webhook body (``{"group_user": {"group_id": ..,
+    "user_id": ..}}``, ``WebHookGroupUserSerializer``; discourse.md §1.4).
+
+    Raises:
+        PayloadError: a field porch needs is missing or has the wrong type.
+    """
+    member: _GroupUser = _validate(_GroupUserBody, body).group_user
+    return ForumGroupUser(member.group_id, member.user_id)
+
+
 def _tag_names(tags: list[str | _Tag] | None) -> tuple[str, ...]:
     return tuple(t if isinstance(t, str) else t.name for t in tags or ())
 
@@ -357,6 +399,30 @@ def inbox_event(
             kind=kind,
             conversation=f"discourse:category:{category.category_id}",
             payload=codec.encode(kind, category),
+            keys=tuple(keys),
+        )
+    elif kind is EventKind.FORUM_USER_CHANGED:
+        try:
+            return user_event(event_name, keys, body)
+        except UserPayloadError as exc:
+            raise PayloadError(exc.path, exc.message) from exc
+    elif kind is EventKind.FORUM_REVIEWABLE:
+        try:
+            return reviewable_event(event_name, keys, body)
+        except ReviewablePayloadError as exc:
+            raise PayloadError(exc.path, exc.message) from exc
+    elif kind in _GROUP_USER_KINDS:
+        member = parse_group_user(body)
+        # Adding, removing and adding again has the same body each time: the delivery id tells
+        # them apart, and a second handling of one is harmless (porch reads the groups again).
+        if not delivery_id:
+            keys.append(f"discourse:{kind.value}:{member.group_id}:{member.user_id}")
+        return NewEvent(
+            source=Platform.FORUM,
+            kind=kind,
+            # One conversation for all membership work, so that it happens in order.
+            conversation="porch:membership",
+            payload=codec.encode(kind, member),
             keys=tuple(keys),
         )
     elif root_key(event_name) == "post":

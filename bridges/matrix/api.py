@@ -56,12 +56,19 @@ class AppserviceAPI:
     def __init__(self, config: MatrixConfig, session: requests.Session | None = None) -> None:
         if config.appservice is None:
             raise ValueError("matrix.appservice: porch's appservice client needs this section")
-        self.config = config
         self._appservice: AppserviceConfig = config.appservice
+        bot = UserID(f"@{config.appservice.bot_localpart}:{config.server_name}")
+        self._connect(config, session, bot)
+
+    def _connect(
+        self, config: MatrixConfig, session: requests.Session | None, bot_user_id: UserID
+    ) -> None:
+        """The HTTP layer's state, shared with bot mode's client (:mod:`.bot_api`)."""
+        self.config = config
         self._session = session if session is not None else requests.Session()
         self._base = config.base_url
         self._timeout = config.timeout
-        self.bot_user_id: UserID = self.user_id(config.appservice.bot_localpart)
+        self.bot_user_id: UserID = bot_user_id
         self._txn_counter = itertools.count()
         self._joined: set[tuple[RoomID, UserID]] = set()
         self._lock = threading.Lock()
@@ -235,6 +242,92 @@ class AppserviceAPI:
             if self._membership(room_id, user_id, as_user) not in ("join", "invite"):
                 raise
 
+    def kick(self, room_id: RoomID, user_id: UserID, reason: str) -> None:
+        """Remove ``user_id`` from a room (as the bot), saying why; an invite is withdrawn.
+
+        See https://spec.matrix.org/v1.13/client-server-api/#post_matrixclientv3roomsroomidkick
+        """
+        path = f"{_CLIENT}/rooms/{_seg(room_id)}/kick"
+        self._json("POST", path, body={"user_id": user_id, "reason": reason})
+        self.forget_membership(room_id, user_id)
+
+    def ban(self, room_id: RoomID, user_id: UserID, reason: str) -> None:
+        """Ban ``user_id`` from a room (as the bot), saying why; a non-member can be banned too.
+
+        See https://spec.matrix.org/v1.13/client-server-api/#post_matrixclientv3roomsroomidban
+        """
+        path = f"{_CLIENT}/rooms/{_seg(room_id)}/ban"
+        self._json("POST", path, body={"user_id": user_id, "reason": reason})
+        self.forget_membership(room_id, user_id)
+
+    def unban(self, room_id: RoomID, user_id: UserID, reason: str | None = None) -> None:
+        """Lift a ban (as the bot); the user may join again, they are not re-joined.
+
+        See https://spec.matrix.org/v1.13/client-server-api/#post_matrixclientv3roomsroomidunban
+        """
+        body: dict[str, Any] = {"user_id": user_id}
+        if reason:
+            body["reason"] = reason
+        self._json("POST", f"{_CLIENT}/rooms/{_seg(room_id)}/unban", body=body)
+
+    def put_state(
+        self, room_id: RoomID, event_type: str, content: Mapping[str, Any], state_key: str = ""
+    ) -> EventID:
+        """Send a state event as the bot (power levels, say); returns its event id."""
+        path = f"{_CLIENT}/rooms/{_seg(room_id)}/state/{_seg(event_type)}/{_seg(state_key)}"
+        return EventID(str(self._json("PUT", path, body=dict(content))["event_id"]))
+
+    def state_events(self, room_id: RoomID) -> list[dict[str, Any]]:
+        """The room's whole current state, as the bot sees it (client-format events).
+
+        See https://spec.matrix.org/v1.13/client-server-api/#get_matrixclientv3roomsroomidstate
+        """
+        response = self._call("GET", f"{_CLIENT}/rooms/{_seg(room_id)}/state")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, list):
+            where = _where("GET", f"{_CLIENT}/rooms/{room_id}/state")
+            raise MatrixError(where, response.status_code, None, "the answer is not a list")
+        return [e for e in answer if isinstance(e, dict)]
+
+    def memberships(self, room_id: RoomID) -> dict[UserID, str]:
+        """Every user the room has a membership for (``join``, ``invite``, ``knock``,
+        ``leave``, ``ban``), as the bot sees the room now.
+
+        See https://spec.matrix.org/v1.13/client-server-api/#get_matrixclientv3roomsroomidmembers
+        """
+        chunk = self._json("GET", f"{_CLIENT}/rooms/{_seg(room_id)}/members").get("chunk")
+        out: dict[UserID, str] = {}
+        for event in chunk if isinstance(chunk, list) else ():
+            if not isinstance(event, dict):
+                continue
+            user, content = event.get("state_key"), event.get("content")
+            membership = content.get("membership") if isinstance(content, dict) else None
+            if isinstance(user, str) and isinstance(membership, str):
+                out[UserID(user)] = membership
+        return out
+
+    def room_creators(self, room_id: RoomID) -> frozenset[UserID]:
+        """The room's creators: the sender of ``m.room.create`` (and, since room v12, its
+        ``additional_creators``), who hold unlimited power there.
+
+        See https://spec.matrix.org/v1.16/rooms/v12/#authorization-rules
+        """
+        state = self._call("GET", f"{_CLIENT}/rooms/{_seg(room_id)}/state").json()
+        creators: set[UserID] = set()
+        for event in state if isinstance(state, list) else ():
+            if not isinstance(event, dict) or event.get("type") != "m.room.create":
+                continue
+            content = event.get("content")
+            content = content if isinstance(content, dict) else {}
+            named = [event.get("sender"), content.get("creator")]
+            extra = content.get("additional_creators")
+            named += extra if isinstance(extra, list) else []
+            creators |= {UserID(u) for u in named if isinstance(u, str)}
+        return frozenset(creators)
+
     def ensure_joined(self, room_id: RoomID, user_id: UserID) -> None:
         """Make ``user_id`` a member: join, and if the room is closed the bot invites first.
 
@@ -326,6 +419,35 @@ class AppserviceAPI:
         """One event of a room, in client format."""
         path = f"{_CLIENT}/rooms/{_seg(room_id)}/event/{_seg(event_id)}"
         return self._json("GET", path, as_user=as_user)
+
+    def relations(
+        self,
+        room_id: RoomID,
+        event_id: EventID,
+        rel_type: str,
+        *,
+        as_user: UserID | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """The events relating to ``event_id`` with ``rel_type`` (``m.replace`` ...), as
+        ``as_user`` (the bot if ``None``), up to ``limit`` of them.
+
+        See https://spec.matrix.org/v1.13/client-server-api/#get_matrixclientv1roomsroomidrelationseventidreltype
+        """
+        path = (
+            f"/_matrix/client/v1/rooms/{_seg(room_id)}/relations/{_seg(event_id)}/{_seg(rel_type)}"
+        )
+        found: list[dict[str, Any]] = []
+        params: dict[str, str] = {"limit": "100"}
+        while len(found) < limit:
+            answer = self._json("GET", path, as_user=as_user, params=params)
+            chunk = answer.get("chunk")
+            found += [e for e in chunk or () if isinstance(e, dict)]
+            following = answer.get("next_batch")
+            if not chunk or not isinstance(following, str):
+                break
+            params = {"limit": "100", "from": following}
+        return found[:limit]
 
     def recent_events(
         self,
@@ -421,6 +543,10 @@ class AppserviceAPI:
             )
         return answer
 
+    def _bearer(self) -> str:
+        """The token every authenticated call carries: the appservice's ``as_token``."""
+        return self._appservice.as_token.get_secret_value()
+
     def _call(
         self,
         method: str,
@@ -445,8 +571,7 @@ class AppserviceAPI:
             query["user_id"] = as_user
         all_headers = dict(headers or {})
         if authenticated:
-            token = self._appservice.as_token.get_secret_value()
-            all_headers["Authorization"] = f"Bearer {token}"
+            all_headers["Authorization"] = f"Bearer {self._bearer()}"
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
             try:
                 response = self._session.request(

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from bridges.configbase import Section
+from bridges.matrix.bot_config import BotConfig
 
 _LOCALPART = r"[a-z0-9._=/+-]+"
 
@@ -40,6 +41,8 @@ class MatrixConfig(Section):
     server_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
     mode: Literal["appservice", "bot"] = "appservice"
     appservice: AppserviceConfig | None = None
+    #: Porch's own account, for ``mode: bot`` (:mod:`bridges.matrix.bot_config`).
+    bot: BotConfig | None = None
     #: Seconds to wait for any one homeserver call.
     timeout: float = Field(default=15.0, gt=0)
 
@@ -47,8 +50,8 @@ class MatrixConfig(Section):
     def _mode_needs_section(self) -> MatrixConfig:
         if self.mode == "appservice" and self.appservice is None:
             raise ValueError("mode 'appservice' needs an 'appservice' section")
-        if self.mode == "bot":
-            raise ValueError("mode 'bot' is not available yet; use 'appservice'")
+        if self.mode == "bot" and self.bot is None:
+            raise ValueError("mode 'bot' needs a 'bot' section (porch's Matrix account)")
         return self
 
     @property

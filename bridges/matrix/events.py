@@ -14,7 +14,9 @@ from typing import Any
 
 from bridges import codec
 from bridges.model import (
+    ChatBan,
     ChatInvite,
+    ChatKnock,
     ChatMessage,
     ChatReaction,
     ChatRedaction,
@@ -22,13 +24,25 @@ from bridges.model import (
     EventID,
     EventKind,
     Platform,
+    PolicyRuleChanged,
     RoomID,
     RoomSecurityChanged,
     UserID,
 )
+from bridges.moderation.policy_lists import RULE_TYPES, parse_policy_rule
+from bridges.moderation.sanctions import parse_ban
 from bridges.store.inbox import NewEvent
 
-ChatEvent = ChatMessage | ChatRedaction | ChatReaction | ChatInvite | RoomSecurityChanged
+ChatEvent = (
+    ChatMessage
+    | ChatRedaction
+    | ChatReaction
+    | ChatInvite
+    | RoomSecurityChanged
+    | ChatKnock
+    | ChatBan  # bans and policy-list rules: bridges.moderation follows them
+    | PolicyRuleChanged
+)
 
 #: Room state that decides a room's tier (``policies.derive.room_tier``), and the content key
 #: holding the value.
@@ -108,14 +122,16 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 def parse_event(event: Mapping[str, Any]) -> ChatEvent | None:
     """The neutral event for one client-format Matrix event, or None if porch does not carry it.
 
-    None for state events (they have a ``state_key``) other than invites and the room's join
-    rule and history visibility (:data:`SECURITY_STATE`), for types other than
+    None for state events (they have a ``state_key``) other than invites, knocks and the
+    room's join rule and history visibility (:data:`SECURITY_STATE`), for types other than
     ``m.room.message``, ``m.room.redaction`` and ``m.reaction``, and for malformed content.
     """
     if not isinstance(event, Mapping):
         return None
     if event.get("type") == "m.room.member":
-        return _invite(event)
+        return _invite(event) or _knock(event) or parse_ban(event)
+    if event.get("type") in RULE_TYPES:
+        return parse_policy_rule(event)
     if event.get("type") in SECURITY_STATE and event.get("state_key") == "":
         return _security(event)
     if "state_key" in event:
@@ -182,6 +198,23 @@ def _invite(event: Mapping[str, Any]) -> ChatInvite | None:
         UserID(str(invitee)),
         is_direct=content.get("is_direct") is True,
     )
+
+
+def _knock(event: Mapping[str, Any]) -> ChatKnock | None:
+    """A knock: the sender asks to join (their own membership, ``state_key`` = ``sender``).
+    See https://spec.matrix.org/v1.13/client-server-api/#knocking-on-rooms"""
+    content = _mapping(event.get("content"))
+    event_id, room_id, sender = (
+        _str(event.get("event_id")),
+        _str(event.get("room_id")),
+        _str(event.get("sender")),
+    )
+    if content.get("membership") != "knock" or event_id is None or room_id is None:
+        return None
+    if sender is None or event.get("state_key") != sender:
+        return None
+    reason = _str(content.get("reason"))
+    return ChatKnock(EventID(event_id), RoomID(room_id), UserID(sender), reason)
 
 
 def _message(
@@ -251,6 +284,9 @@ _KINDS: Mapping[type[ChatEvent], EventKind] = {
     ChatReaction: EventKind.CHAT_REACTION,
     ChatInvite: EventKind.CHAT_INVITE,
     RoomSecurityChanged: EventKind.ROOM_SECURITY_CHANGED,
+    ChatKnock: EventKind.CHAT_KNOCK,
+    ChatBan: EventKind.CHAT_BAN,
+    PolicyRuleChanged: EventKind.POLICY_RULE_CHANGED,
 }
 
 

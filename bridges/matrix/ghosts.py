@@ -98,6 +98,9 @@ class Ghosts:
         self.fetch = fetch
         self.clock = clock
         self._ghost_pattern = re.compile(config.ghost_regex())
+        #: Asked before a ghost joins or sends into a room; raises when it may not be there
+        #: (:class:`bridges.membership.ghosts.GhostGate`, set by the relay).
+        self.admits: Callable[[UserID, RoomID], None] | None = None
 
     @property
     def prefix(self) -> str:
@@ -157,7 +160,10 @@ class Ghosts:
         return user_id
 
     def ensure_in_room(self, user_id: UserID, room_id: RoomID) -> None:
-        """Make the ghost a member of the room (the bot invites it if the room is closed)."""
+        """Make the ghost a member of the room (the bot invites it if the room is closed),
+        once :attr:`admits` lets it in."""
+        if self.admits is not None:
+            self.admits(user_id, room_id)
         self.api.ensure_joined(room_id, user_id)
 
     def _avatar(

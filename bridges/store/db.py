@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,7 +58,7 @@ def create_engine(url: str, pool_size: int = 5) -> sa.Engine:
             cursor = dbapi_conn.cursor()
             # WAL lets the web process read while the worker writes; a busy timeout instead of
             # "database is locked" when two writers meet.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -79,6 +80,21 @@ def create_engine(url: str, pool_size: int = 5) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return sa.create_engine(url, pool_size=pool_size, pool_pre_ping=True)
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL. The switch needs the file to itself and SQLite reports a
+    meeting with another connection at once, without its busy handler, which processes
+    opening a fresh file together do: so it is tried again for a while (it is a no-op once
+    the file is in WAL, which is persistent)."""
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
 
 
 class Database:
@@ -114,8 +130,33 @@ class Database:
         """Apply every migration newer than the database; returns the numbers applied.
 
         Each migration commits on its own with its version row, so a crash mid-way resumes at
-        the first one that did not finish.
+        the first one that did not finish. Processes starting at once take turns: on
+        PostgreSQL under an advisory lock (:meth:`_migration_lock`); on SQLite each migration's
+        ``BEGIN IMMEDIATE`` holds the file's write lock, and the version is read again inside
+        it, so a migration another process applied meanwhile is skipped.
         """
+        with self._migration_lock():
+            return self._migrate()
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """On PostgreSQL, a session advisory lock keyed by the schema, held on a connection
+        of its own for the whole run; elsewhere nothing."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        key = sa.text("SELECT hashtext('porch:migrate:' || current_schema())")
+        with self.engine.connect() as conn:
+            lock_id = int(conn.execute(key).scalar_one())
+            conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                conn.commit()
+
+    def _migrate(self) -> list[int]:
         applied = []
         with self.begin() as conn:
             conn.execute(
@@ -133,6 +174,9 @@ class Database:
             )
         for migration in known[current:]:
             with self.begin() as conn:
+                done = conn.execute(sa.select(sa.func.max(_VERSION.c.version))).scalar()
+                if done is not None and int(done) >= migration.number:
+                    continue  # another process applied it since we looked
                 migration.module.upgrade(Operations(MigrationContext.configure(conn)))
                 conn.execute(
                     sa.insert(_VERSION).values(version=migration.number, applied_at=time.time())

@@ -136,6 +136,12 @@ class Inbox:
         return True
 
     @staticmethod
+    def append_in(conn: sa.Connection, event: NewEvent, now: float) -> int | None:
+        """Record ``event`` inside the caller's transaction (with the change it follows from);
+        returns its id, or None for a duplicate."""
+        return Inbox._append_one(conn, event, now)
+
+    @staticmethod
     def _append_one(conn: sa.Connection, event: NewEvent, now: float) -> int | None:
         if not event.keys:
             raise ValueError("an inbox event needs at least one deduplication key")
@@ -247,6 +253,17 @@ class Inbox:
                     .values(claimed_by=None, claimed_until=None)
                 )
         return len(orphaned)
+
+    def release_claims(self, worker: str, keep: int | None = None) -> int:
+        """Free every pending event ``worker`` claimed (but ``keep``, the one still in hand),
+        so that another worker takes them at once instead of after their lease; a worker that
+        stops calls this for the events it will not start."""
+        query = sa.update(inbox).where(inbox.c.status == PENDING, inbox.c.claimed_by == worker)
+        if keep is not None:
+            query = query.where(inbox.c.id != keep)
+        with self.db.begin() as conn:
+            result = conn.execute(query.values(claimed_by=None, claimed_until=None))
+            return int(result.rowcount)
 
     def complete(self, inbox_id: int, now: float) -> None:
         """The event was delivered (or deliberately not): it leaves the queue."""

@@ -7,7 +7,10 @@ from bridges.store.db import Database
 from bridges.store.identities import Identities
 from bridges.store.inbox import Inbox
 from bridges.store.mapping import Mapping
+from bridges.store.policy_rules import PolicyRules
 from bridges.store.profiles import Profiles
+from bridges.store.review import ReviewQueue
+from bridges.store.sanctions import Sanctions
 from bridges.store.tiers import TierRecords
 
 
@@ -22,6 +25,9 @@ class Store:
         self.audit = AuditLog(db)
         self.profiles = Profiles(db)
         self.tiers = TierRecords(db)
+        self.review = ReviewQueue(db)
+        self.policy_rules = PolicyRules(db)
+        self.sanctions = Sanctions(db)
 
     @classmethod
     def open(cls, url: str, pool_size: int = 5) -> Store:

@@ -93,7 +93,9 @@ def test_first_run_creates_the_webhook_porch_needs(
     assert lines[-1] == (
         f"webhook: created (id {hook.id}) for {local_url(webhook_sink)} with events "
         "post_created, post_edited, post_destroyed, post_recovered, topic_edited, "
-        f"topic_destroyed, topic_recovered on categories {forum.category_id('town-square')}"
+        "topic_destroyed, topic_recovered, category_created, category_updated, "
+        "category_destroyed, user_updated, user_suspended, user_unsuspended "
+        f"on categories {forum.category_id('town-square')}"
     )
     assert "forum setting allowed_internal_hosts: includes localhost" in "\n".join(lines)
     assert hook.url == local_url(webhook_sink)
@@ -150,7 +152,7 @@ def test_a_changed_secret_or_event_list_updates_the_webhook(
     config = config_for(local_url(webhook_sink), links=reactions, webhook_secret=new_secret)
     code, lines = setup(config)
     assert code == 0
-    assert lines[-1].startswith(f"webhook: updated (id {hook.id}): events (has post_created")
+    assert lines[-1].startswith(f"webhook: updated (id {hook.id}): events (has category_created")
     assert "like_created" in forum.web_hooks()[0].event_types
     assert [h.id for h in forum.web_hooks()] == [hook.id]
 
@@ -318,3 +320,26 @@ def test_setup_matrix_command_asks_the_homeserver_whether_it_knows_porch(
     assert result.returncode == 0, result.stderr
     assert "homeserver: it accepts porch's as_token already" in result.stdout
     assert (tmp_path / "r.yaml").is_file()
+
+
+def test_managed_membership_subscribes_to_group_membership_events(
+    forum: SandboxForum, webhook_sink: WebhookSink, config_for: Any, setup: Setup
+) -> None:
+    forum.change_settings(allowed_internal_hosts="localhost")
+    managed = [
+        {
+            "name": "town",
+            "forum": {"category": "town-square"},
+            "room": "!a:b",
+            "membership": {"manage": True},
+        }
+    ]
+    config = config_for(local_url(webhook_sink), links=managed)
+    assert setup(config, category_filter=False)[0] == 0
+    (hook,) = forum.web_hooks()
+    assert {"group_user_added", "group_user_removed"} <= hook.event_types
+    forum.add_to_group("alice", "teachers")
+    forum.remove_from_group("alice", "teachers")
+    forum.flush_webhooks()
+    names = [r.headers["X-Discourse-Event"] for r in webhook_sink.received]
+    assert names == ["user_added_to_group", "user_removed_from_group"]

@@ -29,6 +29,7 @@ from typing import Any
 
 from webhooks.sandbox.forum_api import create_app
 from webhooks.sandbox.forum_core import ApiCall, Fault, ForumCore
+from webhooks.sandbox.forum_groups import add_member, remove_member
 from webhooks.sandbox.forum_hooks import Delivery, WebHook, WebhookDispatcher
 from webhooks.sandbox.forum_model import PendingPost, Post, SandboxRejection, User
 from webhooks.sandbox.forum_serialize import (
@@ -222,6 +223,15 @@ class SandboxForum:
 
         self._core.run(change)
 
+    def add_to_group(self, username: str, group: str) -> None:
+        """An admin adds ``username`` to the custom group ``group`` (made as needed); fires
+        ``user_added_to_group`` (event type ``group_user``, for webhooks subscribed to it)."""
+        self._core.run(lambda: add_member(self._core.state, self._user(username), group))
+
+    def remove_from_group(self, username: str, group: str) -> None:
+        """An admin removes ``username`` from ``group``; fires ``user_removed_from_group``."""
+        self._core.run(lambda: remove_member(self._core.state, self._user(username), group))
+
     # --- what members do ---------------------------------------------------------------------
 
     def create_topic(
@@ -317,6 +327,45 @@ class SandboxForum:
 
         self._core.run(recover)
 
+    def move_topic(self, topic_id: int, category: str | int, *, by: str | None = None) -> None:
+        """Move a topic to another category, as its editor (staff by default) does: fires
+        ``topic_edited`` with the new ``category_id``."""
+
+        def move() -> None:
+            state = self._core.state
+            first = state.first_post(topic_id)
+            if first is None:
+                raise KeyError(f"no topic {topic_id}")
+            state.revise(first, self._user(by) if by else state.system, category=category)
+
+        self._core.run(move)
+
+    def set_topic_visible(self, topic_id: int, visible: bool) -> None:
+        """List or unlist a topic (staff's toggle): fires ``topic_visible_status_updated``."""
+
+        def change() -> None:
+            state = self._core.state
+            topic = state.topics[topic_id]
+            if topic.visible is not visible:
+                topic.visible = visible
+                state._emit("topic", "topic_visible_status_updated", webhook_topic(state, topic))
+
+        self._core.run(change)
+
+    def hide_post(self, post_id: int) -> None:
+        """Hide a post as enough flags do (a hidden first post unlists its topic): fires
+        ``post_edited`` with ``hidden: true``."""
+
+        def hide() -> None:
+            state = self._core.state
+            post = self._post(post_id)
+            post.hidden = True
+            if post.is_first_post:
+                state.topics[post.topic_id].visible = False
+            state._emit("post", "post_edited", webhook_post(state, post))
+
+        self._core.run(hide)
+
     def like(self, username: str, post_id: int) -> None:
         """``username`` likes a post (a ``like`` event, for webhooks subscribed to it)."""
         self._core.run(lambda: self._core.state.like(self._post(post_id), self._user(username)))
@@ -335,8 +384,28 @@ class SandboxForum:
         with self._core.lock:
             return list(self._core.state.pending.values())
 
+    def require_approval(self, username: str, required: bool = True) -> None:
+        """Queue ``username``'s posts for a moderator wherever they post (staff excepted), as
+        a category's ``require_approval`` does for everyone posting in it."""
+
+        def change() -> None:
+            ids = self._core.state.review_user_ids
+            user = self._user(username)
+            if required:
+                ids.add(user.id)
+            else:
+                ids.discard(user.id)
+
+        self._core.run(change)
+
+    def reject(self, pending_id: int) -> None:
+        """A moderator rejects a queued post: it is never created
+        (``reviewable_transitioned_to``, status ``rejected``)."""
+        self._core.run(lambda: self._core.state.reject(pending_id))
+
     def approve(self, pending_id: int) -> dict[str, Any]:
-        """A moderator approves a queued post; it is created and fires its webhooks."""
+        """A moderator approves a queued post; it is created and fires its webhooks
+        (``post_created``, then ``reviewable_transitioned_to`` naming the post)."""
         return self._core.run(
             lambda: webhook_post(self._core.state, self._core.state.approve(pending_id))
         )
@@ -429,6 +498,17 @@ class SandboxForum:
         """Every webhook on the forum (copies), by id: ``set_webhook``'s and the admin API's."""
         with self._core.dispatcher.lock:
             return [replace(h) for h in self._core.dispatcher.hooks()]
+
+    def flags(self) -> list[dict[str, Any]]:
+        """Plain flags raised on posts: ``{post_id, username, type, message}`` each."""
+        with self._core.lock:
+            return [dict(f) for f in self._core.state.flags]
+
+    def set_watched_words(self, *words: dict[str, Any]) -> None:
+        """Replace the admin's watched words: ``{"word": ..., "action": "block", ...}`` each
+        (``replacement``, ``case_sensitive`` as the admin API shows them)."""
+        with self._core.lock:
+            self._core.state.watched_words = [{"case_sensitive": False, **word} for word in words]
 
     def change_settings(self, **changes: Any) -> None:
         """Change site settings as an admin would (``allowed_internal_hosts="porch"``, ...)."""

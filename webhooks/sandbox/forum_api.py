@@ -21,6 +21,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from webhooks.sandbox.forum_core import ApiCall, Fault, ForumCore, rate_limited
+from webhooks.sandbox.forum_groups import members_json
 from webhooks.sandbox.forum_hooks import (
     BLOCKED_OR_INTERNAL,
     CONTENT_TYPES,
@@ -43,6 +44,7 @@ from webhooks.sandbox.forum_model import (
     not_found,
 )
 from webhooks.sandbox.forum_render import avatar_png
+from webhooks.sandbox.forum_sanctions import FLAG_TYPES, add_routes, flag_takes_action, hide
 from webhooks.sandbox.forum_serialize import (
     basic_topic,
     category_list,
@@ -528,6 +530,14 @@ def create_app(core: ForumCore) -> Flask:
     def show_user_alias(username: str) -> Response:
         return show_user(username)
 
+    @route("/groups/<name>/members", ["GET"])
+    def group_members(name: str) -> Response:
+        require_user()
+        params = parse_params()
+        limit, offset = _int(params.get("limit"), "limit"), _int(params.get("offset"), "offset")
+        with core.lock:
+            return json_response(members_json(state, name, limit, offset))
+
     @route("/session/current", ["GET"])
     def session_current() -> Response:
         user = viewer()
@@ -563,6 +573,26 @@ def create_app(core: ForumCore) -> Flask:
         kind = _int(params.get("post_action_type_id"), "post_action_type_id")
         if post_id is None or kind is None:
             raise _missing("id" if post_id is None else "post_action_type_id")
+        if flag_takes_action(kind, user, params):
+            # A staff flag with take_action hides the post at once (forum_sanctions.py).
+            def flag() -> Response:
+                post = find_post(post_id)
+                hide(state, post)
+                return json_response(shown_post(state, post, user))
+
+            return core.run(flag)
+        if kind in FLAG_TYPES:
+            # A plain flag: recorded for the forum's moderators (``SandboxForum.flags``).
+            def flag_only() -> Response:
+                post = find_post(post_id)
+                record = {"post_id": post.id, "username": user.username, "type": kind}
+                already = [f for f in state.flags if f["post_id"] == post.id]
+                if any(f["username"] == user.username for f in already):
+                    raise forbidden()  # PostActionCreator: already acted on
+                state.flags.append({**record, "message": str(params.get("message") or "")})
+                return json_response(shown_post(state, post, user))
+
+            return core.run(flag_only)
         if kind != LIKE:
             raise SandboxRejection(
                 400,
@@ -779,6 +809,17 @@ def create_app(core: ForumCore) -> Flask:
             core.dispatcher.remove_hook(hook_id)
         return json_response({"success": "OK"})
 
+    @route("/admin/customize/watched_words", ["GET"])
+    def list_watched_words() -> Response:
+        # Admin::WatchedWordsController#index: WatchedWordListSerializer.
+        require_admin()
+        with core.lock:
+            words = [{"id": i, **word} for i, word in enumerate(state.watched_words, start=1)]
+        actions = ["block", "censor", "require_approval", "flag", "link", "replace", "tag"]
+        return json_response(
+            {"actions": [*actions, "silence"], "words": words, "compiled_regular_expressions": {}}
+        )
+
     @route("/admin/site_settings", ["GET"])
     def list_site_settings() -> Response:
         require_admin()
@@ -797,4 +838,5 @@ def create_app(core: ForumCore) -> Flask:
             set_site_setting(state.settings, name, str(value))
         return _empty()
 
+    add_routes(app, core, parse_params, json_response)
     return app

@@ -111,6 +111,8 @@ EVENT_TYPES: tuple[tuple[int, str, str], ...] = (
     (601, "tag_created", "tag"),
     (602, "tag_updated", "tag"),
     (603, "tag_destroyed", "tag"),
+    (1401, "group_user_added", "group_user"),
+    (1402, "group_user_removed", "group_user"),
     (1501, "like_created", "like"),
 )
 #: ``WebHook.default_event_types``: what the admin's form preselects.
@@ -129,6 +131,12 @@ def subscription_name(event_name: str) -> str:
         return "topic_edited"
     if event_name == "post_liked":
         return "like_created"
+    if event_name == "user_added_to_group":
+        return "group_user_added"
+    if event_name == "user_removed_from_group":
+        return "group_user_removed"
+    if event_name in ("reviewable_score_updated", "reviewable_transitioned_to"):
+        return "reviewable_updated"
     return event_name
 
 
@@ -391,7 +399,16 @@ BLOCKED_OR_INTERNAL = (
 )
 
 
-_TYPE_IDS = {"topic": 1, "post": 2, "user": 3, "group": 4, "category": 5, "tag": 6, "like": 15}
+_TYPE_IDS = {
+    "topic": 1,
+    "post": 2,
+    "user": 3,
+    "group": 4,
+    "category": 5,
+    "tag": 6,
+    "group_user": 14,
+    "like": 15,
+}
 
 
 def event_type_json(name: str) -> dict[str, Any]:

@@ -94,6 +94,15 @@ class User:
     created_at: datetime
     title: str | None = None
     last_posted_at: datetime | None = None
+    #: Penalties (``Admin::UsersController#suspend`` / ``#silence``; forum_sanctions.py).
+    suspended_till: datetime | None = None
+    suspended_at: datetime | None = None
+    suspend_reason: str | None = None
+    suspended_by_id: int | None = None
+    silenced_till: datetime | None = None
+    silenced_at: datetime | None = None
+    silence_reason: str | None = None
+    silenced_by_id: int | None = None
 
     @property
     def staff(self) -> bool:

@@ -44,6 +44,7 @@ from webhooks.sandbox.forum_model import (
     not_found,
 )
 from webhooks.sandbox.forum_render import cook, image_size, now, slugify
+from webhooks.sandbox.forum_review import reviewable_payload
 from webhooks.sandbox.forum_serialize import (
     basic_user,
     category_show,
@@ -97,6 +98,8 @@ class Settings:
     #: hosts (``|``-separated) the forum may call although they resolve to private or loopback
     #: addresses; others are refused when a webhook is saved (reference §1.1, SSRF guard)
     allowed_internal_hosts: str = ""
+    #: watched words are regular expressions (reference §4)
+    watched_words_regular_expressions: bool = False
 
 
 #: Site setting categories (the admin's settings tabs) of the settings the double has.
@@ -109,10 +112,16 @@ _SETTING_CATEGORIES = {
     "unique_posts_mins": "rate_limits",
 }
 #: Site setting types other than what the Python type says.
-_SETTING_TYPES = {"allowed_internal_hosts": "host_list", "authorized_extensions": "list"}
+_SETTING_TYPES = {
+    "allowed_internal_hosts": "host_list",
+    "authorized_extensions": "list",
+    "watched_words_regular_expressions": "bool",
+}
 
 
 def _setting_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return "|".join(str(v) for v in value)
     if isinstance(value, float) and value.is_integer():
@@ -177,6 +186,14 @@ def set_site_setting(settings: Settings, name: str, value: str) -> None:
 class ForumState(ForumData):
     settings: Settings = field(default_factory=Settings)
     outbox: list[Event] = field(default_factory=list)
+    #: The admin's watched words, as ``WatchedWordSerializer`` shows them (``word``, ``action``
+    #: name, ``replacement``, ``case_sensitive``); only served, not enforced.
+    watched_words: list[dict[str, Any]] = field(default_factory=list)
+    #: Plain flags (no ``take_action``): ``{post_id, username, type, message}`` each.
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    #: Members whose posts wait for a moderator wherever they post (the admin's "require
+    #: approval" for a user; Discourse: ``approve_unless_trust_level`` and friends).
+    review_user_ids: set[int] = field(default_factory=set)
     _next: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -349,7 +366,7 @@ class ForumState(ForumData):
         if (
             not skip_review
             and review_category is not None
-            and review_category.require_approval
+            and (review_category.require_approval or actor.id in self.review_user_ids)
             and not actor.staff
         ):
             pending = PendingPost(
@@ -364,6 +381,7 @@ class ForumState(ForumData):
                 tags=list(tags),
             )
             self.pending[pending.id] = pending
+            self._emit("reviewable", "reviewable_created", self._reviewable(pending, "pending"))
             return pending
         moment = now()
         if topic is None:
@@ -428,7 +446,36 @@ class ForumState(ForumData):
             skip_review=True,
         )
         assert isinstance(result, Post)
+        # After the post's own webhooks, as ``Reviewable#perform`` transitions after the action.
+        self._emit(
+            "reviewable",
+            "reviewable_transitioned_to",
+            self._reviewable(pending, "approved", result),
+        )
         return result
+
+    def reject(self, pending_id: int) -> None:
+        """A moderator rejects a queued post: it is never created."""
+        pending = self.pending.pop(pending_id, None)
+        if pending is None:
+            raise KeyError(f"no queued post {pending_id}")
+        self._emit(
+            "reviewable", "reviewable_transitioned_to", self._reviewable(pending, "rejected")
+        )
+
+    def _reviewable(
+        self, pending: PendingPost, status: str, post: Post | None = None
+    ) -> dict[str, Any]:
+        topic_id = post.topic_id if post is not None else pending.topic_id
+        topic = None if topic_id is None else self.topics.get(topic_id)
+        return reviewable_payload(
+            pending,
+            self.users[pending.user_id],
+            status,
+            0 if status == "pending" else 1,
+            post,
+            None if topic is None else f"/t/{topic.slug}/{topic.id}",
+        )
 
     def cook(self, raw: str) -> str:
         def resolve(short: str) -> str | None:

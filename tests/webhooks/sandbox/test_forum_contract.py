@@ -142,8 +142,15 @@ NOT_IN_SPEC: dict[tuple[str, str], str] = {
     ("DELETE", "/admin/api/web_hooks/{}"): "deleting a webhook",
     ("GET", "/admin/site_settings"): "site settings (allowed_internal_hosts)",
     ("PUT", "/admin/site_settings/{}"): "changing a site setting",
+    # Admin::WatchedWordsController#index / WatchedWordListSerializer (reference §4;
+    # tests/e2e/test_watched_words.py exercises it).
+    ("GET", "/admin/customize/watched_words"): "the forum's watched words",
     # DiscourseConnect provider (a browser redirect, not JSON) and the double's browser login
     # (tests/webhooks/test_link_pages.py exercises both).
+    # Undoing penalties (forum_sanctions.py; tests/bridges/test_sanctions_double.py).
+    ("PUT", "/admin/users/{}/unsuspend"): "lifting a suspension; not in the document",
+    ("PUT", "/admin/users/{}/unsilence"): "lifting a silence; not in the document",
+    ("PUT", "/posts/{}/unhide"): "unhiding a hidden post (staff); not in the document",
     ("GET", "/session/sso_provider"): "DiscourseConnect provider: signed redirect to the caller",
     ("POST", "/sandbox/login"): "test-only: log a browser in as a member (session cookie)",
 }
@@ -339,6 +346,32 @@ def _like(api: Api, world: dict[str, Any]) -> Any:
     )
 
 
+def _bob_id(api: Api) -> int:
+    return int(api.call("GET", "/u/bob.json").json()["user"]["id"])
+
+
+def _suspend(api: Api, world: dict[str, Any]) -> Any:
+    return api.call(
+        "PUT",
+        f"/admin/users/{_bob_id(api)}/suspend.json",
+        json={"suspend_until": "2121-02-22", "reason": "spam"},
+    )
+
+
+def _silence(api: Api, world: dict[str, Any]) -> Any:
+    return api.call(
+        "PUT",
+        f"/admin/users/{_bob_id(api)}/silence.json",
+        json={"silenced_till": "2122-06-01T08:00:00.000Z", "reason": "flooding"},
+    )
+
+
+def _admin_user(api: Api, world: dict[str, Any]) -> Any:
+    _suspend(api, world)
+    _silence(api, world)
+    return api.call("GET", f"/admin/users/{_bob_id(api)}.json")
+
+
 CASES = [
     Case("categories", "GET", "/categories.json", lambda a, w: a.call("GET", "/categories.json")),
     Case(
@@ -395,8 +428,27 @@ CASES = [
         "/u/{username}.json",
         lambda a, w: a.call("GET", "/u/carol.json"),
     ),
+    Case(
+        "group members (porch reconciles rooms with them)",
+        "GET",
+        "/groups/{name}/members.json",
+        lambda a, w: a.call("GET", "/groups/teachers/members.json?limit=1000&offset=0"),
+    ),
     Case("upload", "POST", "/uploads.json", _upload),
     Case("like", "POST", "/post_actions.json", _like),
+    Case(
+        "staff flag that hides the post",
+        "POST",
+        "/post_actions.json",
+        lambda a, w: a.call(
+            "POST",
+            "/post_actions.json",
+            data={"id": w["second"]["id"], "post_action_type_id": 4, "take_action": "true"},
+        ),
+    ),
+    Case("suspend", "PUT", "/admin/users/{id}/suspend.json", _suspend),
+    Case("silence", "PUT", "/admin/users/{id}/silence.json", _silence),
+    Case("admin user, suspended and silenced", "GET", "/admin/users/{id}.json", _admin_user),
 ]
 
 

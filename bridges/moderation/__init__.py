@@ -1,0 +1,1 @@
+"""Moderation across the boundary: word lists, review queue, policy lists, sanctions."""

@@ -1,0 +1,247 @@
+"""Matrix policy lists (MSC2313) porch follows: their ``m.ban`` rules stop users crossing.
+
+A policy list is a room whose state holds rules: ``m.policy.rule.user`` and
+``m.policy.rule.server`` events (and the older ``m.room.rule.*`` and
+``org.matrix.mjolnir.rule.*`` types Mjolnir still reads), each with an ``entity`` glob, a
+``recommendation`` and a ``reason``. Only ``m.ban`` is specified; porch reads it (and Mjolnir's
+``org.matrix.mjolnir.ban``) as "this user's messages do not cross". A rule is removed by
+emptying its state event: "invalid or missing fields are to be treated as though the rule
+doesn't exist". See https://spec.matrix.org/v1.13/client-server-api/#moderation-policy-lists
+
+Porch's bot joins every configured list, reads its full state once per process, then follows
+rule changes as they arrive through appservice transactions (inbox kind
+``matrix.policy_rule``); the rules live in the store, so a change applies at once, everywhere,
+without a restart. Read-only: porch never writes to a list.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from bridges.matrix.errors import MatrixError, MatrixRateLimited
+from bridges.model import EventID, ForumUsername, PolicyRuleChanged, RoomID, UserID
+from bridges.moderation.sanctions_config import PolicyListConfig
+from bridges.store.policy_rules import PolicyRule
+from bridges.worker import RetryLater
+from policies.decision import Decision, Outcome
+
+if TYPE_CHECKING:
+    from bridges.context import RelayContext
+    from bridges.store.inbox import InboxRow
+
+log = logging.getLogger(__name__)
+
+#: The version recorded with a policy-list decision (the rule's own id goes in the detail).
+VERSION = "policy-lists-1"
+#: Rule event types per entity kind: the stable ones first, then those Mjolnir still reads.
+USER_RULES = ("m.policy.rule.user", "m.room.rule.user", "org.matrix.mjolnir.rule.user")
+SERVER_RULES = ("m.policy.rule.server", "m.room.rule.server", "org.matrix.mjolnir.rule.server")
+RULE_TYPES = frozenset(USER_RULES + SERVER_RULES)
+#: Recommendations porch acts on.
+BAN = frozenset({"m.ban", "org.matrix.mjolnir.ban"})
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def parse_policy_rule(event: Mapping[str, Any]) -> PolicyRuleChanged | None:
+    """The neutral event for an ``m.policy.rule.*`` state event, None for anything else.
+
+    A rule missing any of its required fields (``entity``, ``recommendation``, ``reason``) is
+    a removal (``entity`` None).
+    """
+    kind, state_key = _str(event.get("type")), _str(event.get("state_key"))
+    event_id, room_id, sender = (
+        _str(event.get("event_id")),
+        _str(event.get("room_id")),
+        _str(event.get("sender")),
+    )
+    if kind not in RULE_TYPES or state_key is None:
+        return None
+    if event_id is None or room_id is None or sender is None:
+        return None
+    content = event.get("content")
+    content = content if isinstance(content, Mapping) else {}
+    entity, recommendation, reason = (
+        _str(content.get("entity")),
+        _str(content.get("recommendation")),
+        _str(content.get("reason")),
+    )
+    if not entity or recommendation is None or reason is None:
+        entity = recommendation = reason = None
+    return PolicyRuleChanged(
+        EventID(event_id),
+        RoomID(room_id),
+        UserID(sender),
+        kind,
+        state_key,
+        entity,
+        recommendation,
+        reason,
+    )
+
+
+@lru_cache(maxsize=1024)
+def glob_pattern(glob: str, *, fold_case: bool = False) -> re.Pattern[str]:
+    """A spec glob as a regex: ``*`` any run of characters, ``?`` exactly one, nothing else
+    special (https://spec.matrix.org/v1.13/appendices/#glob-style-matching)."""
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob)
+    return re.compile(f"^{body}$", re.DOTALL | (re.IGNORECASE if fold_case else 0))
+
+
+def server_of(user_id: str) -> str:
+    """The server name of a user id (everything after the first colon)."""
+    return user_id.split(":", 1)[1] if ":" in user_id else ""
+
+
+def rule_matches(rule: PolicyRule, user_id: str) -> bool:
+    """Whether a ban rule covers ``user_id``: a user rule by the whole id, a server rule by its
+    server name (compared without case, as DNS names are)."""
+    if rule.recommendation not in BAN:
+        return False
+    if rule.event_type in USER_RULES:
+        return glob_pattern(rule.entity).match(user_id) is not None
+    if rule.event_type in SERVER_RULES:
+        return glob_pattern(rule.entity, fold_case=True).match(server_of(user_id)) is not None
+    return False
+
+
+def first_match(rules: list[PolicyRule], user_id: str) -> PolicyRule | None:
+    """The first rule banning ``user_id`` (as Mjolnir: "the first rule that matches")."""
+    return next((r for r in rules if rule_matches(r, user_id)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A user banned by a followed list: the rule, and the list's config."""
+
+    rule: PolicyRule
+    config: PolicyListConfig
+
+    def decision(self) -> Decision:
+        """The refusal recorded for the user's message."""
+        return Decision(
+            Outcome.REFUSED,
+            f"policy_list:{self.config.room}",
+            VERSION,
+            f"{self.rule.reason} ({self.rule.event_type} {self.rule.entity})",
+        )
+
+
+class PolicyLists:
+    """The followed lists of one porch process: loaded once, then kept current by events."""
+
+    def __init__(self, ctx: RelayContext, lists: tuple[PolicyListConfig, ...]) -> None:
+        self.ctx = ctx
+        self.lists = lists
+        self._rooms: dict[RoomID, PolicyListConfig] = {}
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def _ensure_loaded(self) -> None:
+        """Join every list and read its full state, once per process.
+
+        Raises:
+            RetryLater: a list cannot be read; a decision on its rules must wait for it.
+        """
+        if self._loaded or not self.lists:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            chat = self.ctx.chat
+            try:
+                for config in self.lists:
+                    room = chat.resolve_room(config.room)
+                    chat.ensure_joined(room, chat.bot_user_id)
+                    self._load_room(room)
+                    self._rooms[room] = config
+            except MatrixRateLimited:
+                raise
+            except MatrixError as exc:
+                raise RetryLater(f"policy lists: cannot read {config.room}: {exc}") from exc
+            self._loaded = True
+
+    def _load_room(self, room: RoomID) -> None:
+        rules = []
+        for event in self.ctx.chat.state_events(room):
+            parsed = parse_policy_rule({**event, "room_id": room})
+            if parsed is not None and parsed.entity is not None:
+                rules.append(_rule(parsed))
+        self.ctx.store.policy_rules.replace_room(room, rules, self.ctx.clock())
+        log.info("policy lists: %s holds %d rule(s)", room, len(rules))
+
+    def config_of(self, room: RoomID) -> PolicyListConfig | None:
+        """The config of a followed list room, None for any other room."""
+        self._ensure_loaded()
+        return self._rooms.get(room)
+
+    def listed(self, user_id: UserID) -> Listed | None:
+        """The first followed rule banning ``user_id``, if any.
+
+        Raises:
+            RetryLater: the lists could not be read yet (never carry on a guess).
+        """
+        if not self.lists:
+            return None
+        self._ensure_loaded()
+        rules = [r for r in self.ctx.store.policy_rules.all() if r.list_room in self._rooms]
+        rule = first_match(rules, user_id)
+        return None if rule is None else Listed(rule, self._rooms[rule.list_room])
+
+    def listed_author(self, username: ForumUsername) -> Listed | None:
+        """The rule banning a forum author's linked Matrix account, if any (see :meth:`listed`)."""
+        if not self.lists:
+            return None
+        identity = self.ctx.store.identities.by_forum_username(username)
+        return None if identity is None else self.listed(identity.matrix_user_id)
+
+    def rule_changed(self, row: InboxRow, event: PolicyRuleChanged) -> Listed | None:
+        """Follow one rule change of a followed list; the rule when it now bans someone."""
+        config = self.config_of(event.room_id)
+        if config is None:
+            return None
+        rules = self.ctx.store.policy_rules
+        if event.entity is None:
+            removed = rules.remove(event.room_id, event.event_type, event.state_key)
+            log.info(
+                "policy lists: %s %s %s removed (%s)",
+                config.room,
+                event.event_type,
+                event.state_key,
+                "known" if removed else "unknown",
+            )
+            self._audit(row, f"rule {event.event_type} {event.state_key} removed", event.sender)
+            return None
+        rule = _rule(event)
+        rules.put(rule, self.ctx.clock())
+        self._audit(
+            row,
+            f"rule {event.event_type} {event.entity} -> {event.recommendation}: {event.reason}",
+            event.sender,
+        )
+        return Listed(rule, config) if rule.recommendation in BAN else None
+
+    def _audit(self, row: InboxRow, detail: str, sender: str) -> None:
+        decision = Decision(Outcome.IGNORED, "policy_list:rule", VERSION, detail)
+        self.ctx.audit(row, None, decision, sender)
+
+
+def _rule(event: PolicyRuleChanged) -> PolicyRule:
+    assert event.entity is not None
+    return PolicyRule(
+        list_room=event.room_id,
+        event_type=event.event_type,
+        state_key=event.state_key,
+        entity=event.entity,
+        recommendation=event.recommendation or "",
+        reason=event.reason or "",
+        sender=event.sender,
+    )

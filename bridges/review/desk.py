@@ -1,0 +1,410 @@
+"""The review desk: held crossings wait for a moderator, who approves or rejects them.
+
+- A decision that holds (a crossing policy's ``hold``, a watched word that requires approval)
+  puts the crossing in porch's queue (:class:`bridges.store.review.ReviewQueue`) instead of
+  delivering it, and porch's bot announces it in the moderators room (``moderation.review.room``).
+- Moderators decide there, with a reaction on the notice (✅ approve, ❌ reject) or a command
+  (``!approve N``, ``!reject N [reason]``, ``!pending``), if their power level in that room
+  reaches ``moderation.review.power_level``; or on porch's ``/review`` page
+  (:mod:`webhooks.review_pages`).
+- A decision is recorded with its audit entry (naming the moderator) and a
+  :class:`~bridges.model.ReviewDecided` inbox event, in one transaction. The worker then sends
+  the held event through the relay again: the decision is made anew (a policy that now refuses
+  still refuses), finds the approval and lets the crossing go through the normal delivery code
+  with the same transforms. Deliveries are send-once per inbox event, so an approval delivers
+  exactly once; a rejected crossing is never delivered.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from bridges import codec
+from bridges.context import RelayContext
+from bridges.formatting import forum_to_matrix
+from bridges.links import LinkConfig
+from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
+from bridges.membership.plan import power_level
+from bridges.model import (
+    ChatMessage,
+    ChatReaction,
+    EventKind,
+    ForumReviewable,
+    InboxPayload,
+    Platform,
+    ReviewDecided,
+    RoomID,
+    UserID,
+)
+from bridges.review.config import ReviewConfig
+from bridges.review.forum_queue import ForumQueue
+from bridges.store.audit import AuditEntry
+from bridges.store.inbox import InboxRow, NewEvent
+from bridges.store.review import APPROVED, REJECTED, HeldItem, NewHeld, ReviewQueue
+from policies import engine
+from policies.decision import Decision, Outcome
+from policies.facts import BodyFormat, Content
+
+log = logging.getLogger(__name__)
+
+#: Reactions that decide, without the emoji variation selector some clients add.
+REACTIONS = {"✅": APPROVED, "✔": APPROVED, "❌": REJECTED, "✖": REJECTED}
+#: The longest quote of a held message a notice or the page shows.
+PREVIEW_CHARS = 1200
+
+Deliver = Callable[[InboxRow, InboxPayload], None]
+
+
+def decision_event(item: HeldItem, state: str, by: str) -> NewEvent:
+    """The inbox event that carries out a decision on ``item`` (once: its key)."""
+    event = ReviewDecided(item.id, state, by)
+    source = Platform.FORUM if item.kind.startswith("forum.") else Platform.CHAT
+    return NewEvent(
+        source=source,
+        kind=EventKind.REVIEW_DECIDED,
+        conversation=f"porch:review:{item.id}",
+        payload=codec.encode(EventKind.REVIEW_DECIDED, event),
+        keys=(f"porch:review:{item.id}:decided",),
+    )
+
+
+def decision_entry(item: HeldItem, state: str, by: str, at: float, note: str | None) -> AuditEntry:
+    """The audit entry of a moderator's decision: the moderator is the actor."""
+    detail = f"review #{item.id}"
+    if note:
+        detail += f": {note}"
+    return AuditEntry(
+        at=at,
+        inbox_id=item.inbox_id,
+        link=item.link,
+        outcome=state,
+        rule=item.rule,
+        policy_version=item.policy_version,
+        actor=by,
+        detail=detail,
+    )
+
+
+def decide(
+    queue: ReviewQueue, item: HeldItem, state: str, by: str, now: float, note: str | None = None
+) -> HeldItem | None:
+    """Approve or reject ``item`` as moderator ``by``; ``None`` when it is no longer pending.
+
+    Shared by the moderators room (the worker) and the review page (the web process).
+    """
+    return queue.decide(
+        item.id,
+        state,
+        by,
+        now,
+        note=note,
+        entry=decision_entry(item, state, by, now, note),
+        event=decision_event(item, state, by),
+    )
+
+
+def preview_text(decision: Decision, content: Content, base_url: str) -> str:
+    """What a held crossing would show, as plain text: after the decision's transforms (the
+    moderators see what would be published, not what they would remove), HTML made text."""
+    shown = engine.apply(decision, content).content if decision.transforms else content
+    body = shown.body
+    if shown.format is BodyFormat.HTML:
+        body = forum_to_matrix(body, base_url=base_url).body
+    if shown.title:
+        body = f"{shown.title}\n\n{body}"
+    return body if len(body) <= PREVIEW_CHARS else body[: PREVIEW_CHARS - 1] + "…"
+
+
+class ReviewDesk:
+    """The relay's side of the review queue."""
+
+    def __init__(self, ctx: RelayContext, deliver: Deliver | None = None) -> None:
+        self.ctx = ctx
+        self.queue = ctx.store.review
+        self.deliver = deliver
+        self._room: RoomID | None = None
+
+    # --- held decisions (called from bridges.facts.Crossings) ---------------------------------
+
+    def consult(
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        subject: str,
+        decision: Decision,
+        author: str,
+        content: Content,
+        msg: ChatMessage | None = None,
+    ) -> Decision:
+        """The decision to act on: ``decision`` itself unless it holds the crossing.
+
+        A held crossing is queued (and announced; a chat sender, ``msg``'s, is told) the first
+        time; once a moderator approved it, the decision lets it cross with the same
+        transforms; once rejected, it refuses.
+        """
+        if decision.outcome is not Outcome.HELD:
+            return decision
+        now = self.ctx.clock()
+        item = self.queue.hold(
+            NewHeld(
+                inbox_id=row.id,
+                link=link.name,
+                subject=subject,
+                direction=(
+                    "forum-to-chat" if row.kind.value.startswith("forum.") else "chat-to-forum"
+                ),
+                kind=row.kind.value,
+                payload=row.payload,
+                author=author,
+                preview=preview_text(decision, content, self.ctx.discourse.base_url),
+                rule=decision.rule,
+                policy_version=decision.policy_version,
+                reason=decision.reason,
+            ),
+            now,
+        )
+        if item.state == APPROVED:
+            outcome = Outcome.TRANSFORMED if decision.transforms else Outcome.CARRIED
+            why = f"approved by {item.decided_by} (review #{item.id}); {decision.reason}"
+            return replace(decision, outcome=outcome, reason=why)
+        if item.state == REJECTED:
+            why = f"rejected by {item.decided_by} (review #{item.id})"
+            if item.decision_note:
+                why += f": {item.decision_note}"
+            return replace(decision, outcome=Outcome.REFUSED, reason=why, transforms=())
+        if item.notice_event_id is None:
+            self._announce(row, item)
+        if msg is not None and item.created_at == now:
+            self._tell_sender(row, link, msg, item)
+        return replace(decision, reason=f"{decision.reason} (review #{item.id})")
+
+    def _tell_sender(
+        self, row: InboxRow, link: LinkConfig, msg: ChatMessage, item: HeldItem
+    ) -> None:
+        """A notice answering the held message, in its thread: it waits for a moderator."""
+        relation: dict[str, Any] = {"m.in_reply_to": {"event_id": msg.replaces or msg.event_id}}
+        if msg.thread_root is not None:
+            relation.update(rel_type="m.thread", event_id=msg.thread_root, is_falling_back=False)
+        notice = {
+            "msgtype": "m.notice",
+            "body": "Held for a moderator: it reaches the forum once approved.",
+            "m.relates_to": relation,
+            "m.mentions": {"user_ids": [msg.sender]},
+        }
+        self.ctx.chat.send(
+            msg.room_id,
+            notice,
+            as_user=None,
+            txn_id=f"porch.{row.id}.{link.name}.review.{item.id}.sender",
+        )
+
+    # --- the moderators room ------------------------------------------------------------------
+
+    @property
+    def _config(self) -> ReviewConfig:
+        return self.ctx.moderation.review
+
+    def room(self) -> RoomID | None:
+        """The moderators room's id (an alias resolved once), or None without one or while
+        its alias cannot be resolved (every chat event asks: one bad setting must not stop
+        them all)."""
+        configured = self._config.room
+        if configured is None:
+            return None
+        if self._room is None:
+            try:
+                self._room = self.ctx.chat.resolve_room(configured)
+            except (MatrixRateLimited, MatrixUnavailable):
+                raise
+            except MatrixError as exc:
+                log.warning("review: moderation.review.room %s: %s", configured, exc)
+                return None
+        return self._room
+
+    def _announce(self, row: InboxRow, item: HeldItem) -> None:
+        room = self.room()
+        if room is None:
+            return
+        try:
+            self.ctx.chat.ensure_joined(room, self.ctx.chat.bot_user_id)
+            event_id = self.ctx.chat.send(
+                room,
+                notice_content(item),
+                as_user=None,
+                txn_id=f"porch.{row.id}.review.{item.id}.notice",
+            )
+        except (MatrixRateLimited, MatrixUnavailable):
+            raise  # passing: the event is tried again and the notice with it
+        except MatrixError as exc:
+            # The bot is not let in, say: the message stays held (and on the review page);
+            # failing the event would only make it a dead letter.
+            log.warning("review: no notice of #%d in %s: %s", item.id, room, exc)
+            return
+        self.queue.set_notice(item.id, event_id)
+
+    def owns(self, event: InboxPayload) -> bool:
+        """Whether ``event`` is the desk's: a decision, a forum reviewable, or a message or
+        reaction in the moderators room."""
+        if isinstance(event, ReviewDecided | ForumReviewable):
+            return True
+        if isinstance(event, ChatMessage | ChatReaction) and self._config.room is not None:
+            return event.room_id == self.room()
+        return False
+
+    def handle(self, row: InboxRow, event: InboxPayload) -> None:
+        if isinstance(event, ReviewDecided):
+            self._carry_out(row, event)
+        elif isinstance(event, ForumReviewable):
+            ForumQueue(self.ctx).reviewable(row, event)
+        elif isinstance(event, ChatReaction):
+            self._reaction(row, event)
+        elif isinstance(event, ChatMessage):
+            self._command(row, event)
+
+    def _reaction(self, row: InboxRow, reaction: ChatReaction) -> None:
+        state = REACTIONS.get(reaction.key.replace("\ufe0f", "").strip())
+        if state is None or reaction.sender == self.ctx.chat.bot_user_id:
+            return
+        item = self.queue.by_notice(reaction.relates_to)
+        if item is None:
+            return
+        self._decide(row, reaction.sender, item, state, None)
+
+    def _command(self, row: InboxRow, msg: ChatMessage) -> None:
+        if msg.sender == self.ctx.chat.bot_user_id or msg.replaces is not None:
+            return
+        words = msg.body.strip().split(maxsplit=2)
+        if not words or words[0].lower() not in ("!approve", "!reject", "!pending"):
+            return
+        room = RoomID(msg.room_id)
+        if not self._may_decide(room, msg.sender):
+            self._say(row, room, self._not_allowed(msg.sender), "denied")
+            return
+        if words[0].lower() == "!pending":
+            self._say(row, room, pending_text(self.queue.items()), "pending")
+            return
+        number = words[1].lstrip("#") if len(words) > 1 else ""
+        item = self.queue.get(int(number)) if number.isdigit() else None
+        if item is None:
+            self._say(row, room, f"No held message #{number or '?'}.", "unknown")
+            return
+        state = APPROVED if words[0].lower() == "!approve" else REJECTED
+        note = words[2].strip() if len(words) > 2 and state == REJECTED else None
+        self._decide(row, msg.sender, item, state, note, checked=True)
+
+    def _decide(
+        self,
+        row: InboxRow,
+        sender: UserID,
+        item: HeldItem,
+        state: str,
+        note: str | None,
+        *,
+        checked: bool = False,
+    ) -> None:
+        room = self.room()
+        assert room is not None
+        if not checked and not self._may_decide(room, sender):
+            self._say(row, room, self._not_allowed(sender), "denied")
+            return
+        if not item.pending:
+            if item.decided_by != sender or item.state != state:
+                self._say(row, room, f"#{item.id} was {item.state} by {item.decided_by}.", "late")
+            return
+        decided = decide(self.queue, item, state, sender, self.ctx.clock(), note)
+        if decided is None:
+            latest = self.queue.get(item.id)
+            if latest is not None and latest.decided_by != sender:
+                self._say(
+                    row, room, f"#{item.id} was {latest.state} by {latest.decided_by}.", "late"
+                )
+            return
+        log.info("review: #%d %s by %s", item.id, state, sender)
+
+    def _may_decide(self, room: RoomID, user: UserID) -> bool:
+        """Whether ``user`` may decide: a creator of the moderators room (unlimited power since
+        room v12) or a power level reaching the threshold; with no power levels to read,
+        only the creators may (fail closed).
+
+        See https://spec.matrix.org/v1.16/rooms/v12/#authorization-rules
+        """
+        if user in self.ctx.chat.room_creators(room):
+            return True
+        levels = self.ctx.chat.room_state(room, "m.room.power_levels")
+        return power_level(levels, user) >= self._config.power_level
+
+    def _not_allowed(self, user: UserID) -> str:
+        return (
+            f"{user}: only members with power level {self._config.power_level} or more "
+            "may decide on held messages."
+        )
+
+    # --- carrying out a decision ----------------------------------------------------------
+
+    def _carry_out(self, row: InboxRow, decided: ReviewDecided) -> None:
+        item = self.queue.get(decided.item_id)
+        if item is None or item.state != decided.state:
+            return
+        if item.state == APPROVED and self.deliver is not None:
+            source = Platform.FORUM if item.kind.startswith("forum.") else Platform.CHAT
+            original = InboxRow(
+                id=item.inbox_id,
+                source=source,
+                kind=EventKind(item.kind),
+                conversation=f"porch:review:{item.id}",
+                payload=item.payload,
+                status="done",
+                attempts=0,
+                next_attempt_at=0.0,
+                last_error=None,
+                received_at=item.created_at,
+            )
+            self.deliver(original, codec.decode(item.kind, item.payload))
+        room = self.room()
+        if room is not None:
+            mark = "✅ Approved" if item.state == APPROVED else "❌ Rejected"
+            text = f"{mark} #{item.id} ({item.link}) by {item.decided_by}"
+            if item.decision_note:
+                text += f": {item.decision_note}"
+            self._say(row, room, text + ".", "done", reply_to=item.notice_event_id)
+
+    def _say(
+        self, row: InboxRow, room: RoomID, text: str, step: str, reply_to: str | None = None
+    ) -> None:
+        content: dict[str, Any] = {"msgtype": "m.notice", "body": text, "m.mentions": {}}
+        if reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        self.ctx.chat.send(room, content, as_user=None, txn_id=f"porch.{row.id}.review.{step}")
+
+
+def notice_content(item: HeldItem) -> dict[str, Any]:
+    """The moderators-room notice of a held crossing: the quote is text, escaped in HTML, and
+    mentions nobody (a quoted ``@name`` must not ping)."""
+    quote = item.preview.strip() or "(no text)"
+    how = f"React ✅ to approve or ❌ to reject, or write !approve {item.id} / !reject {item.id}"
+    head = f"Held for review #{item.id}: {item.direction} on link {item.link}, from {item.author}"
+    body = f"{head}\n" + "\n".join(f"> {line}" for line in quote.splitlines()) + f"\n{how}."
+    why = f"{item.rule}: {item.reason}"
+    formatted = (
+        f"<p><strong>{html.escape(head)}</strong></p>"
+        f"<blockquote>{html.escape(quote).replace(chr(10), '<br>')}</blockquote>"
+        f"<p><em>{html.escape(why)}</em></p><p>{html.escape(how)} [reason].</p>"
+    )
+    return {
+        "msgtype": "m.notice",
+        "body": body + f"\n({why})",
+        "format": "org.matrix.custom.html",
+        "formatted_body": formatted,
+        "m.mentions": {},
+    }
+
+
+def pending_text(items: list[HeldItem]) -> str:
+    if not items:
+        return "Nothing is held for review."
+    lines = [f"#{i.id} {i.link} {i.direction} from {i.author}: {i.preview[:80]}" for i in items]
+    return "Held for review:\n" + "\n".join(lines)

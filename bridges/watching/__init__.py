@@ -1,0 +1,1 @@
+"""Watching for policy teams: watch rules, alerts, digests (see :mod:`policies.watching`)."""
