@@ -17,7 +17,7 @@ from bridges.discourse.errors import ForumRateLimited, ForumUnavailable
 from bridges.facts import TierEvents
 from bridges.identity.commands import BotCommands
 from bridges.matrix.errors import MatrixRateLimited, MatrixUnavailable
-from bridges.membership.ghosts import GhostGate
+from bridges.membership.ghosts import GhostGate, GhostRefused
 from bridges.membership.rooms import Membership
 from bridges.model import ChatReaction, ChatRedaction, ForumLike, IdentityLinked, InboxPayload
 from bridges.moderation.sanctions import SanctionRelay
@@ -57,6 +57,7 @@ class Relay:
         self.sanctions = SanctionRelay(ctx, ctx.moderation.sanctions, ctx.policy_lists)
         self.membership = Membership(ctx)
         ctx.ghosts.admits = GhostGate(ctx, self.membership.facts)
+        self.commands.on_unlinked = self.membership.unlinked
         #: Held crossings: the moderators room, decisions, the forum's own queue.
         self.review = ReviewDesk(ctx, self._route)
         #: Consecutive deliveries that found the homeserver unreachable.
@@ -83,6 +84,10 @@ class Relay:
             raise RetryLater(str(exc)) from exc
         except ForumUnavailable as exc:
             raise RetryLater(str(exc)) from exc
+        except GhostRefused as refused:
+            # A copy its author's ghost would send into a room the author may not read: refused
+            # for good, never retried into a dead letter.
+            self.ctx.audit(row, refused.link, refused.decision(), refused.username)
         self._outage = 0
         for observe in self.observers:
             observe(row, event)

@@ -13,6 +13,11 @@ from contextlib import AbstractContextManager, nullcontext
 
 from bridges.context import RelayContext
 from bridges.links import LinkConfig
+from bridges.model import InboxPayload
+from bridges.moderation.config import ModerationConfig
+from bridges.moderation.words import use_words
+from bridges.store.inbox import InboxRow
+from bridges.watching.runner import Watching
 from bridges.worker import Worker
 from policies.config import Policy
 
@@ -24,13 +29,17 @@ def swap_links(
     worker: Worker | None,
     links: Sequence[LinkConfig],
     policies: Mapping[str, Policy],
+    moderation: ModerationConfig | None = None,
 ) -> None:
-    """Make the relay use ``links`` and ``policies``, between two events of ``worker``."""
+    """Make the relay use ``links`` and ``policies`` (and ``moderation``'s watched words and
+    protections, :func:`bridges.moderation.words.use_words`), between two events of ``worker``."""
     between: AbstractContextManager[object] = (
         nullcontext() if worker is None else worker.between_events
     )
     with between:
         ctx.use_links(links, policies)
+        if moderation is not None:
+            use_words(ctx, moderation)
 
 
 def link_changes(
@@ -43,3 +52,16 @@ def link_changes(
     removed = [name for name in old if name not in new]
     changed = [name for name in new if name in old and old[name] != new[name]]
     return added, removed, changed
+
+
+class WatchingSlot:
+    """The relay's watching observer, whose watching a reload can replace: the relay is built
+    once, while the ``watching:`` section and the links a watch reads may change under it."""
+
+    def __init__(self, watching: Watching | None) -> None:
+        self.watching = watching
+
+    def __call__(self, row: InboxRow, event: InboxPayload) -> None:
+        watching = self.watching
+        if watching is not None:
+            watching.watcher(row, event)

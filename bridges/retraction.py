@@ -150,7 +150,10 @@ class Retraction:
             for m in self.ctx.store.mapping.messages_in_thread(LinkName(link.name), topic_id)
             if m.origin is Platform.FORUM
         ]
-        count = sum(self._redact_copy(row, link, copy, decision.reason) for copy in copies)
+        # The room is told the cause only: a refusal's reason may quote what it refused (a
+        # blocked word, say); the audit log has it all.
+        shown = retract(cause).reason
+        count = sum(self._redact_copy(row, link, copy, shown) for copy in copies)
         log.info("retraction: topic %s taken back from %s (%s)", topic_id, link.name, cause)
         self._audit(row, link, decision, actor, count)
         return count
@@ -176,9 +179,10 @@ class Retraction:
         cause: str,
         actor: str,
         only: LinkConfig | None = None,
+        refusal: Decision | None = None,
     ) -> None:
         """Every copy of one post (hidden or deleted), in every link it was carried into (or
-        in ``only`` that one: a policy's refusal is the link's own)."""
+        in ``only`` that one: a policy's refusal is the link's own, ``refusal`` its reason)."""
         for copy in self.ctx.store.mapping.messages_for_post(post_id):
             if copy.origin is not Platform.FORUM or copy.redacted:
                 continue
@@ -187,8 +191,8 @@ class Retraction:
             link = self._link(copy.link)
             if link is None:
                 continue
-            decision = retract(cause)
-            count = self._redact_copy(row, link, copy, decision.reason)
+            decision = self._decision(cause, refusal)
+            count = self._redact_copy(row, link, copy, retract(cause).reason)
             self._audit(row, link, decision, actor, count)
 
     def category_closed(self, row: InboxRow, event: InboxPayload) -> None:

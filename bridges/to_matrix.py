@@ -28,6 +28,7 @@ from bridges.formatting import MatrixContent, forum_to_matrix
 from bridges.forum_media import ForumMedia
 from bridges.links import LinkConfig
 from bridges.matrix.bot_format import name_author
+from bridges.membership.ghosts import GhostRefused
 from bridges.model import (
     Author,
     CategoryID,
@@ -110,7 +111,7 @@ class ToMatrix:
                 continue
             if self._withdrawn(row, link, post.topic_id, post.author.username):
                 continue
-            verdict = self._decide(row, link, post)
+            verdict = self._admitted(link, post, self._decide(row, link, post))
             self.ctx.audit(row, link, verdict.decision, post.author.username)
             if verdict.shown is None:
                 continue
@@ -123,6 +124,18 @@ class ToMatrix:
                     thread = self._adopt_topic(row, link, room, post.topic_id)
                 if thread is not None:
                     self._send_reply(row, link, room, thread, post, verdict.shown)
+
+    def _admitted(self, link: LinkConfig, post: ForumPost, verdict: Verdict) -> Verdict:
+        """The verdict, refused when the copy's sender, the author's ghost, may not be in the
+        link's room (:mod:`bridges.membership.ghosts`); a fact unknown raises RetryLater."""
+        admits = self.ctx.ghosts.admits
+        if verdict.shown is None or verdict.shown.alias is not None or admits is None:
+            return verdict
+        try:
+            admits(self.ctx.ghosts.user_id_for(post.author.username), self.ctx.room_of(link))
+        except GhostRefused as refused:
+            return Verdict(refused.decision())
+        return verdict
 
     def _links_for(self, post: ForumPost) -> list[LinkConfig]:
         links = [
@@ -314,7 +327,9 @@ class ToMatrix:
         self, row: InboxRow, link: LinkConfig, copy: Message, post: ForumPost, verdict: Verdict
     ) -> None:
         if not post.is_first_post:
-            self.retraction.post(row, post.post_id, "withdrawn", "porch", only=link)
+            self.retraction.post(
+                row, post.post_id, "withdrawn", "porch", only=link, refusal=verdict.decision
+            )
             return
         topic = ForumTopic(post.topic_id, post.topic_title, post.topic_slug, post.category_id)
         cause = self.retraction.refusal_cause(link, topic)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bridges import metrics
+from bridges.backoff import backoff
 from bridges.links import RelayConfig
 from bridges.store.inbox import Inbox, InboxRow
 
@@ -163,8 +164,7 @@ class Worker:
             return
         metrics.WORKER_EVENTS.labels(direction, "retried" if counts else "paced").inc()
         if delay is None:
-            backoff = self.config.backoff_initial * (2 ** max(attempts - 1, 0))
-            delay = min(backoff, self.config.backoff_max)
+            delay = backoff(self.config.backoff_initial, attempts, self.config.backoff_max)
         self.inbox.retry_later(row.id, now + delay, error, count=counts)
 
 

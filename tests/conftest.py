@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.rig.matrix",
     "tests.rig.forum",
     "tests.rig.porch",
+    "tests.rig.clock",
 ]

@@ -27,9 +27,15 @@ from webhooks.dashboard import dashboard_blueprint
 from webhooks.discourse import discourse_blueprint
 from webhooks.errors import matrix_error, refuse
 from webhooks.health import Readiness, forum_check, health_blueprint, homeserver_check, store_check
-from webhooks.link_pages import link_pages_blueprint
+from webhooks.link_pages import link_pages_blueprint, public_base_url
 from webhooks.matrix_sync import sync_check
-from webhooks.metrics import count_door_outcomes, door_store, metrics_blueprint, metrics_registry
+from webhooks.metrics import (
+    StoreCollector,
+    count_door_outcomes,
+    door_store,
+    metrics_blueprint,
+    metrics_registry,
+)
 from webhooks.review_pages import review_pages_blueprint
 
 log = logging.getLogger(__name__)
@@ -74,7 +80,10 @@ def create_app(
     if config.matrix.appservice is not None:
         app.register_blueprint(appservice_blueprint(config.matrix, counted, clock, wake))
     app.register_blueprint(link_pages_blueprint(config, store, clock, wake))
-    app.register_blueprint(review_pages_blueprint(config.moderation.review, store, clock, wake))
+    https = (public_base_url(config) or "").startswith("https://")
+    app.register_blueprint(
+        review_pages_blueprint(config.moderation.review, store, clock, wake, https=https)
+    )
     app.register_blueprint(dashboard_blueprint(config, store, clock))
     count_door_outcomes(app)
     return app
@@ -100,7 +109,10 @@ def _ops_app(config: PorchConfig, store: Store) -> Flask:
     app.register_blueprint(health_blueprint(store, readiness))
     # The service adds what only it knows to /readyz (the linked rooms the bot is not in).
     app.extensions["porch.readiness"] = readiness
-    app.register_blueprint(metrics_blueprint(metrics_registry(store, config.links)))
+    # A reload (SIGHUP) gives the per-link inbox metrics the new links (webhooks.reload_parts).
+    collector = StoreCollector(store, config.links)
+    app.extensions["porch.store_collector"] = collector
+    app.register_blueprint(metrics_blueprint(metrics_registry(store, config.links, collector)))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app

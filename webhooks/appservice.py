@@ -21,6 +21,7 @@ from bridges.matrix.events import inbox_events
 from bridges.model import UserID
 from bridges.store.store import Store
 from webhooks.errors import answer, matrix_error
+from webhooks.link_pages import RedactPaths, redact_access_log
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,13 @@ log = logging.getLogger(__name__)
 MAX_TRANSACTION_BYTES = 32 * 1024 * 1024
 
 PREFIXES = ("/_matrix/app/v1", "")
+
+
+class RedactAccessToken(RedactPaths):
+    """Keeps a legacy ``?access_token=<hs_token>`` out of the HTTP server's access log (a
+    homeserver that authenticates the old way puts the token in every request line)."""
+
+    pattern = re.compile(r"([?&]access_token=)[^&\s\x1b]+")
 
 
 def is_appservice_path(path: str) -> bool:
@@ -60,6 +68,7 @@ def appservice_blueprint(
 ) -> Blueprint:
     """The application-service endpoints, bound to porch's Matrix config and store."""
     assert config.appservice is not None, "the appservice door needs matrix.appservice"
+    redact_access_log(RedactAccessToken)
     hs_token = config.appservice.hs_token.get_secret_value().encode("utf-8")
     bot = f"@{config.appservice.bot_localpart}:{config.server_name}"
     ghosts = re.compile(config.ghost_regex())

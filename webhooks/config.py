@@ -23,6 +23,7 @@ from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.config import MatrixConfig
 from bridges.model import LinkName
 from bridges.moderation.config import ModerationConfig
+from bridges.review.config import review_room_problems
 from bridges.store.config import StoreConfig
 from bridges.tiers import boundary_problems
 from bridges.watching.config import WatchingConfig
@@ -77,6 +78,7 @@ class PorchConfig(Section):
             if name in seen_names:
                 errors.append(f"retired_links[{i}]: '{name}' is still a link in links:")
         errors += boundary_problems(self.links, self.policies)
+        errors += review_room_problems(self.moderation.review, [lk.room for lk in self.links])
         if errors:
             raise _CrossFieldErrors(errors)
         return self

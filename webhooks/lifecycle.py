@@ -5,8 +5,10 @@
   claimed but not started, so another worker takes them at once, and exit 0.
 - **SIGHUP**: read the config file again. An invalid file, or one that would orphan what the
   store maps to a link (:mod:`bridges.orphans`), is refused with every reason logged, and the
-  running config stays. A valid one swaps links and policies between two events
-  (:mod:`bridges.reload`); other sections take effect at the next restart, which is logged.
+  running config stays. A valid one swaps links, policies and moderation's watched words and
+  protections between two events (:mod:`bridges.reload`), and rebuilds what was built from
+  them (:mod:`webhooks.reload_parts`: per-link metrics, watching, the membership ticker);
+  other sections take effect at the next restart, which is logged.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from flask import Flask
 
 from bridges.lifecycle import RoomJoins
 from bridges.metrics import CONFIG_RELOADS
+from bridges.moderation.words import with_words
 from bridges.orphans import orphan_problems, read_footprint
 from bridges.reload import link_changes, swap_links
 from bridges.store.db import Database
 from webhooks.config import ConfigError, PorchConfig, load_config
 from webhooks.health import Readiness
+from webhooks.reload_parts import refresh_parts
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -41,7 +45,7 @@ log = logging.getLogger(__name__)
 DEFAULT_GRACE = 30.0
 
 #: The sections a reload swaps in; every other one takes effect at the next restart.
-RELOADABLE = frozenset({"links", "policies", "retired_links"})
+RELOADABLE = frozenset({"links", "policies", "retired_links", "watching"})
 
 
 def orphans_in_store(config: PorchConfig) -> list[str]:
@@ -125,6 +129,33 @@ class InFlight:
             return self._idle.wait_for(lambda: self._count == 0, max(timeout, 0.0))
 
 
+class Signals:
+    """The stop and reload requests porch's signals make, caught from the first moment of
+    ``porch serve``: a signal's default action would kill a porch still opening its store or
+    building its parts. They are flags only; :class:`Lifecycle` acts on them once porch has
+    started."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self.stopping = False
+        self.reload_asked = False
+
+    def install(self) -> None:
+        """SIGTERM and SIGINT ask porch to stop, SIGHUP to reload (main thread only)."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # Only flags here: the work happens in Lifecycle.run(), outside the signal handler.
+        if signum == signal.SIGHUP:
+            self.reload_asked = True
+        else:
+            log.info("porch: %s received, stopping", signal.Signals(signum).name)
+            self.stopping = True
+        self.wake.set()
+
+
 class Lifecycle:
     """Handles porch's signals in the main thread until it is told to stop."""
 
@@ -135,52 +166,45 @@ class Lifecycle:
         *,
         grace: float = DEFAULT_GRACE,
         allow_orphans: bool = False,
+        signals: Signals | None = None,
     ) -> None:
         self.porch = porch
         self.config = porch.config
         self.config_path = None if config_path is None else str(config_path)
         self.grace = grace
         self.allow_orphans = allow_orphans
-        self._wake = threading.Event()
-        self._stopping = False
-        self._reload_asked = False
+        #: What was asked; signals caught while porch was still starting are already here.
+        self.signals = signals or Signals()
 
     def install_signals(self) -> None:
         """SIGTERM and SIGINT stop porch, SIGHUP reloads its config (main thread only)."""
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGHUP, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        # Only flags here: the work happens in run(), outside the signal handler.
-        if signum == signal.SIGHUP:
-            self._reload_asked = True
-        else:
-            log.info("porch: %s received, stopping", signal.Signals(signum).name)
-            self._stopping = True
-        self._wake.set()
+        self.signals.install()
 
     def request_stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+        self.signals.stopping = True
+        self.signals.wake.set()
 
     def request_reload(self) -> None:
-        self._reload_asked = True
-        self._wake.set()
+        self.signals.reload_asked = True
+        self.signals.wake.set()
 
     def run(self) -> int:
-        """Serve reloads until told to stop, then drain; returns the exit code (0)."""
+        """Serve reloads until told to stop, then drain; returns the exit code (0).
+
+        A stop or reload asked while porch was starting is acted on at once, now that it has
+        started."""
+        signals = self.signals
         while True:
             # A signal may be delivered to any thread, while Python runs its handler in the
             # main one only once that thread runs again: a wait without a timeout could sleep
             # through it.
-            while not self._wake.wait(0.5):
+            while not signals.wake.wait(0.5):
                 pass
-            self._wake.clear()
-            if self._stopping:
+            signals.wake.clear()
+            if signals.stopping:
                 break
-            if self._reload_asked:
-                self._reload_asked = False
+            if signals.reload_asked:
+                signals.reload_asked = False
                 self.reload()
         if self.porch.stop(self.grace):
             log.info("porch: stopped")
@@ -223,8 +247,11 @@ class Lifecycle:
             return False
         for problem in problems:
             log.warning("porch: reload: --allow-orphans: %s: %s", source, problem)
+        # The watched words and protections of moderation: are reloaded; the rest of it is not.
+        moderation = with_words(self.config.moderation, new.moderation)
+        running = self.config.model_copy(update={"moderation": moderation})
         for name in type(new).model_fields:
-            if name not in RELOADABLE and getattr(new, name) != getattr(self.config, name):
+            if name not in RELOADABLE and getattr(new, name) != getattr(running, name):
                 log.warning(
                     "porch: reload: %s: the %s section changed; that takes effect when porch "
                     "restarts",
@@ -234,14 +261,15 @@ class Lifecycle:
         added, removed, changed = link_changes(self.config.links, new.links)
         ctx = self.porch.ctx
         if ctx is not None:
-            swap_links(ctx, self.porch.worker, new.links, new.policies)
+            swap_links(ctx, self.porch.worker, new.links, new.policies, new.moderation)
         if self.porch.sync is not None:
             # Bot mode's sync loop joins the rooms of the links it holds.
             self.porch.sync.links = new.links
-        self.config = self.config.model_copy(
-            update={name: getattr(new, name) for name in RELOADABLE}
-        )
+        before = self.config
+        self.config = running.model_copy(update={name: getattr(new, name) for name in RELOADABLE})
         self.porch.config = self.config
+        # What was built once from the links: metrics, watching, the membership ticker.
+        refresh_parts(self.porch, before, self.config)
         joins = self.porch.joins
         if joins is not None:
             # New or changed links' rooms, and those the bot could not join before (the admin

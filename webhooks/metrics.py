@@ -206,11 +206,14 @@ class _Process(Collector):
         return REGISTRY.collect()
 
 
-def metrics_registry(store: Store, links: Sequence[LinkConfig]) -> CollectorRegistry:
-    """A registry for one app: this process's instruments plus the store's values."""
+def metrics_registry(
+    store: Store, links: Sequence[LinkConfig], collector: StoreCollector | None = None
+) -> CollectorRegistry:
+    """A registry for one app: this process's instruments plus the store's values (read by
+    ``collector``, whose links a reload replaces, when given)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Process())
-    registry.register(StoreCollector(store, links))
+    registry.register(collector or StoreCollector(store, links))
     return registry
 
 

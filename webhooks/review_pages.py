@@ -154,8 +154,14 @@ def review_pages_blueprint(
     store: Store,
     clock: Callable[[], float] = time.time,
     on_accepted: Callable[[], None] = lambda: None,
+    *,
+    https: bool = False,
 ) -> Blueprint:
-    """The review page, bound to the ``moderation.review`` config and porch's store."""
+    """The review page, bound to the ``moderation.review`` config and porch's store.
+
+    ``https``: porch's public URL is https, so the session cookie is ``Secure`` even when a
+    proxy in front of porch speaks plain HTTP to it.
+    """
     pages = Blueprint("review_pages", __name__)
     sessions = Sessions(config, clock)
 
@@ -185,14 +191,19 @@ def review_pages_blueprint(
         )
         return _page(200, "Held messages", "".join(parts))
 
-    def show() -> Response:
+    def signed_in() -> tuple[str, str | None] | Response:
+        """The moderator signed in (name, session), or the page to answer instead."""
         off = disabled()
         if off is not None:
             return off
         who = sessions.moderator()
         if who is None:
             return login_page(401, "Sign in with your moderator token.")
-        return listing(*who)
+        return who
+
+    def show() -> Response:
+        who = signed_in()
+        return who if isinstance(who, Response) else listing(*who)
 
     def login() -> BaseResponse:
         off = disabled()
@@ -210,7 +221,7 @@ def review_pages_blueprint(
             max_age=int(config.session_seconds),
             path=PATH,
             httponly=True,
-            secure=request.is_secure,
+            secure=https or request.is_secure,
             samesite="Strict",
         )
         return response
@@ -225,12 +236,9 @@ def review_pages_blueprint(
         return response
 
     def act(item_id: int, action: str) -> Response:
-        off = disabled()
-        if off is not None:
-            return off
-        who = sessions.moderator()
-        if who is None:
-            return login_page(401, "Sign in with your moderator token.")
+        who = signed_in()
+        if isinstance(who, Response):
+            return who
         name, session = who
         if not sessions.csrf_ok(name, session):
             return _page(403, "Not decided", "<p>The form is stale; reload the page.</p>")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import requests
+from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from bridges.context import RelayContext
@@ -23,6 +24,7 @@ from bridges.matrix.errors import MatrixError
 from bridges.matrix.ghosts import Ghosts
 from bridges.membership.rooms import MembershipTicker
 from bridges.relay import Relay
+from bridges.reload import WatchingSlot
 from bridges.store.inbox import worker_identity
 from bridges.store.store import Store
 from bridges.store.sync_state import SyncState
@@ -35,6 +37,7 @@ from webhooks.lifecycle import (
     DEFAULT_GRACE,
     InFlight,
     Lifecycle,
+    Signals,
     note_unjoined_rooms,
     refuse_orphans,
 )
@@ -79,6 +82,10 @@ class Porch:
     watching: Watching | None = None
     #: bot mode's door: porch's account syncing its rooms (:mod:`webhooks.matrix_sync`)
     sync: BotSync | None = None
+    #: the relay's watching observer, which a reload points at a rebuilt watching
+    watching_slot: WatchingSlot | None = None
+    #: the Flask apps served (the web face or the ops listener), whose metrics a reload updates
+    apps: list[Flask] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
@@ -101,6 +108,11 @@ class Porch:
             self._background(self.joins.run, "porch-join")
         if self.watching is not None:
             self._background(self.watching.run, "porch-watching")
+
+    def run_part(self, target: Callable[[], None], name: str) -> None:
+        """Run a part started after start (a reload rebuilt it) in the background; a stop
+        waits for it as for the others."""
+        self._background(target, name)
 
     def _background(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -219,7 +231,8 @@ def build(
         porch.ctx = ctx
         porch.joins = RoomJoins(ctx)
         porch.watching = build_watching(ctx, config.watching)
-        observers = () if porch.watching is None else (porch.watching.watcher,)
+        porch.watching_slot = WatchingSlot(porch.watching)
+        observers = (porch.watching_slot,)
         porch.worker = Worker(
             store.inbox, Relay(ctx, observers), config.relay, worker_identity(), clock=clock
         )
@@ -234,6 +247,7 @@ def build(
         porch.sync = bot_sync(config, store, wake, clock)
         app = create_app(config, store, clock=clock, on_accepted=wake)
         note_unjoined_rooms(app, porch.joins)
+        porch.apps.append(app)
         porch.in_flight = InFlight(app)
         porch.server = make_server(
             config.listen.host, config.listen.port, porch.in_flight, threaded=True
@@ -241,6 +255,7 @@ def build(
     elif ops_port is not None:
         ops = create_ops_app(config, store)
         note_unjoined_rooms(ops, porch.joins)
+        porch.apps.append(ops)
         porch.ops = make_server(config.listen.host, ops_port, ops, threaded=True)
     return porch
 
@@ -256,11 +271,16 @@ def serve(
 ) -> int:
     """Run porch until SIGINT or SIGTERM, reloading on SIGHUP (:mod:`webhooks.lifecycle`);
     returns the process exit code (1 when the config would orphan mappings)."""
+    # First: a SIGHUP or SIGTERM while the store opens would otherwise kill porch; it is
+    # acted on once porch has started.
+    signals = Signals()
+    signals.install()
     if not refuse_orphans(config, config_path or "config", allow=allow_orphans):
         return 1
     porch = build(config, role, ops_port=ops_port)
-    lifecycle = Lifecycle(porch, config_path, grace=grace, allow_orphans=allow_orphans)
-    lifecycle.install_signals()
+    lifecycle = Lifecycle(
+        porch, config_path, grace=grace, allow_orphans=allow_orphans, signals=signals
+    )
     porch.start()
     if porch.server is not None:
         log.info(

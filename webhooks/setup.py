@@ -61,6 +61,11 @@ TYPE_LIKE = "like"
 #: category events, these carry no category_id: the category filter drops them.
 GRANULAR_GROUP_USER = ("group_user_added", "group_user_removed")
 TYPE_GROUP_USER = "group_user"
+#: The forum's review queue, when porch has one configured (``moderation.review``): porch
+#: follows the posts the forum queued (bridges/review/forum_queue.py). Reviewables carry their
+#: category, so the category filter lets the linked categories' through.
+GRANULAR_REVIEWABLE = ("reviewable_created", "reviewable_updated")
+TYPE_REVIEWABLE = "reviewable"
 #: The forum setting that lets it call hosts on private networks (reference §1.1).
 ALLOWED_INTERNAL_HOSTS = "allowed_internal_hosts"
 #: ``WebHook.content_types``: porch reads JSON.
@@ -174,6 +179,8 @@ def _wanted_hook(
         extras,
         any(link.reactions for link in config.links),
         groups=any(link.membership.manage for link in config.links),
+        reviews=config.moderation.review.room is not None
+        or bool(config.moderation.review.moderators),
     )
     say(f"events: {', '.join(names)}")
     if category_filter:
@@ -230,7 +237,7 @@ def _category_ids(links: Sequence[LinkConfig], forum: ForumClient) -> list[tuple
 
 
 def _event_types(
-    extras: Mapping[str, Any], likes: bool, *, groups: bool = False
+    extras: Mapping[str, Any], likes: bool, *, groups: bool = False, reviews: bool = False
 ) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """The ids of the event types porch needs, among those the forum offers."""
     offered: dict[str, int] = {}
@@ -246,9 +253,11 @@ def _event_types(
     if "post_created" in offered:
         names = [*GRANULAR_EVENTS, *([GRANULAR_LIKE] if likes else [])]
         names += list(GRANULAR_GROUP_USER) if groups else []
+        names += list(GRANULAR_REVIEWABLE) if reviews else []
     elif "post" in offered:
         names = [*TYPE_EVENTS, *([TYPE_LIKE] if likes else [])]
         names += [TYPE_GROUP_USER] if groups else []
+        names += [TYPE_REVIEWABLE] if reviews else []
     else:
         raise SetupProblem(
             "the forum's webhook page offers no post or topic events "

@@ -9,11 +9,12 @@ room someone else can read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bridges.context import RelayContext
 from bridges.identity.linking import LINK_TTL, Linking
-from bridges.model import ChatInvite, ChatMessage, IdentityLinked, InboxPayload, RoomID
+from bridges.model import ChatInvite, ChatMessage, IdentityLinked, InboxPayload, RoomID, UserID
 from bridges.store.inbox import InboxRow
 from bridges.store.link_requests import token_hash
 
@@ -37,6 +38,9 @@ class BotCommands:
         if public is None and ctx.matrix.appservice is not None:
             public = str(ctx.matrix.appservice.url)
         self.linking = Linking(ctx.store, ctx.discourse, public or "", ctx.clock)
+        #: Told after ``!unlink`` (whether or not a link was left): membership follows
+        #: entitlement (:meth:`bridges.membership.rooms.Membership.unlinked`).
+        self.on_unlinked: Callable[[InboxRow, UserID], None] | None = None
 
     def owns(self, event: InboxPayload) -> bool:
         """Whether ``event`` is the bot's to handle rather than the relay's."""
@@ -83,6 +87,9 @@ class BotCommands:
             self._link(row, msg)
         elif command == "!unlink":
             identity = self.linking.unlink(msg.sender)
+            if self.on_unlinked is not None:
+                # Also when nothing was linked: a retried !unlink finishes the removals.
+                self.on_unlinked(row, msg.sender)
             text = (
                 f"Unlinked from forum account {identity.forum_username}. Your messages are "
                 "posted by the relay account again."

@@ -13,6 +13,7 @@ A claimed name is never trusted: only the forum's signed answer names the forum 
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ LINK_TTL = 600.0
 #: Where porch's linking pages live under ``listen.public_url``.
 PAGE_PATH = "/link"
 RETURN_PATH = "/link/return"
+_UNUSABLE = "this link is unknown, expired or was already used; send !link to the bot again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,27 +88,54 @@ class Linking:
         self.requests.create(token, user, room_id, now, now + LINK_TTL)
         return f"{self.public_url}{PAGE_PATH}/{token}"
 
+    def requester(self, token: str) -> UserID:
+        """Who asked for the page of ``token``, for the page to name before anything is done.
+
+        Raises :class:`ConnectRefused` when the token is unknown, expired or was opened before.
+        """
+        self._secret()
+        request = self.requests.pending(token, self.clock())
+        if request is None:
+            raise ConnectRefused(_UNUSABLE)
+        return request.matrix_user_id
+
     def forum_url(self, token: str) -> str:
         """The forum URL the page sends the browser to; the token is used up.
 
         Raises :class:`ConnectRefused` when the token is unknown, expired or was opened before.
         """
+        return self.open_page(token)[0]
+
+    def open_page(self, token: str) -> tuple[str, str]:
+        """:meth:`forum_url`, and the nonce it carries (the page binds the browser to it, so
+        that only the browser that was sent to the forum can bring its answer back)."""
         secret = self._secret()
         nonce = secrets.token_hex(16)
         if self.requests.open(token, nonce, self.clock()) is None:
-            raise ConnectRefused(
-                "this link is unknown, expired or was already used; send !link to the bot again"
-            )
+            raise ConnectRefused(_UNUSABLE)
         query = connect_query(nonce, f"{self.public_url}{RETURN_PATH}", secret)
-        return f"{self.discourse.base_url}/session/sso_provider?{urlencode(query)}"
+        return f"{self.discourse.base_url}/session/sso_provider?{urlencode(query)}", nonce
 
-    def complete(self, payload: str, sig: str) -> Linked:
+    def complete(self, payload: str, sig: str, *, bound_to: str | None = None) -> Linked:
         """Accept the forum's signed answer: record who the person is and tell them.
 
+        ``bound_to`` is the nonce the browser bringing the answer was given when it was sent
+        to the forum (:meth:`open_page`); the answer must carry that one, so that a forum
+        answer (or a forum URL) started by someone else cannot link the browser's forum
+        account to their Matrix account. ``None`` skips that check (no browser involved).
+
         Raises :class:`ConnectRefused` (recording nothing) for a bad signature, an answer
-        without a user, or a nonce that is unknown, expired or already used.
+        without a user, an answer for another browser, or a nonce that is unknown, expired
+        or already used.
         """
         forum = verify(payload, sig, self._secret())
+        if bound_to is not None and not hmac.compare_digest(
+            bound_to.encode("utf-8"), forum.nonce.encode("utf-8")
+        ):
+            raise ConnectRefused(
+                "this answer from the forum is for a link opened in another browser; open the "
+                "link the bot sent you in this browser, or send !link to the bot again"
+            )
         now = self.clock()
         with self.store.db.begin() as conn:
             request = self.requests.consume(conn, forum.nonce, now)

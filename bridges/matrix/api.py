@@ -26,6 +26,7 @@ import requests
 
 from bridges.matrix.config import AppserviceConfig, MatrixConfig
 from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable, is_errcode
+from bridges.matrix.outgoing import clean_content
 from bridges.model import ContentURI, EventID, RoomID, UserID
 
 log = logging.getLogger(__name__)
@@ -378,7 +379,8 @@ class AppserviceAPI:
         """
         path = f"{_CLIENT}/rooms/{_seg(room_id)}/send/{_seg(event_type)}/{_seg(txn_id)}"
         params = {"ts": str(ts)} if ts is not None else None
-        answer = self._acting(room_id, as_user, "PUT", path, params=params, body=dict(content))
+        body = clean_content(event_type, content)  # nh3 at the one door out, whoever wrote it
+        answer = self._acting(room_id, as_user, "PUT", path, params=params, body=body)
         return EventID(str(answer["event_id"]))
 
     def redact(

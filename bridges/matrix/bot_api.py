@@ -118,33 +118,14 @@ class BotAPI(AppserviceAPI):
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        as_user: UserID | None = None,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        data: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        authenticated: bool = True,
-        stream: bool = False,
-    ) -> requests.Response:
+    def _call(self, method: str, path: str, **options: Any) -> requests.Response:
         """One call as the account (never ``?user_id=``); a refused token is read anew next
-        time and the call fails as an outage, so that the relay waits for the new login."""
+        time and the call fails as an outage, so that the relay waits for the new login.
+
+        ``options`` are :meth:`AppserviceAPI._call`'s, passed on as they are but for
+        ``as_user``, which is dropped."""
         try:
-            return super()._call(
-                method,
-                path,
-                as_user=None,
-                params=params,
-                body=body,
-                data=data,
-                headers=headers,
-                authenticated=authenticated,
-                stream=stream,
-            )
+            return super()._call(method, path, **{**options, "as_user": None})
         except MatrixError as exc:
             if exc.errcode != "M_UNKNOWN_TOKEN":
                 raise

@@ -42,6 +42,7 @@ from nio import (
 )
 
 from bridges import metrics
+from bridges.backoff import backoff
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.bot_config import BotConfig
@@ -189,7 +190,7 @@ class BotSync:
                         f"could not {what} {failures} times in a row (last: {reason}); porch "
                         "no longer hears its rooms: fix the cause and restart porch"
                     ) from exc
-                wait = min(self.backoff_initial * 2 ** (failures - 1), self.backoff_max)
+                wait = backoff(self.backoff_initial, failures, self.backoff_max)
                 log.warning(
                     "bot sync: could not %s (%s); trying again in %.1fs (%d of %d)",
                     what,

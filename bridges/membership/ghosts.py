@@ -3,23 +3,45 @@
 Before a ghost joins, or sends into, a linked room that is not open, the forum user behind it
 must be able to read the link's category: an admin, or a member of a group with any permission
 on it (``shared/reference/discourse.md`` §5). Fail closed: when the room's tier, the category's
-security or the user's groups are unknown, the event waits (:class:`RetryLater`); a user who
-may not read it keeps their ghost out, and the event is refused the same way until a retry
-finds them entitled (or it becomes a dead letter ``porch status`` shows).
+security or the user's groups are unknown, the event waits (:class:`RetryLater`); a user known
+not to be a reader keeps their ghost out (:class:`GhostRefused`): the crossing is refused,
+recorded in the audit log (rule :data:`RULE`), nothing is sent and it is not tried again.
 """
 
 from __future__ import annotations
 
 from bridges.context import RelayContext
 from bridges.discourse.errors import ForumError, ForumRateLimited
+from bridges.links import LinkConfig
 from bridges.membership.facts import MembershipFacts
-from bridges.model import RoomID, UserID
+from bridges.model import ForumUsername, RoomID, UserID
 from bridges.worker import RetryLater
+from policies.crossing import BUILTIN_VERSION
+from policies.decision import Decision, Outcome
 from policies.tiers import Tier
 
+#: The audit rule of a crossing refused because its ghost may not be in the room.
+RULE = "membership:ghost_not_entitled"
 
-class GhostRefused(RetryLater):
-    """The ghost's forum user may not read the category of the room's link."""
+
+def may_read(readers: frozenset[str], groups: frozenset[str]) -> bool:
+    """Whether a forum user in ``groups`` may read a restricted category read by ``readers``
+    (admins read every category)."""
+    return "admins" in groups or not readers.isdisjoint(groups)
+
+
+class GhostRefused(Exception):
+    """The ghost's forum user may not read the category of the room's link: the crossing is
+    refused for good (not a :class:`RetryLater`)."""
+
+    def __init__(self, message: str, link: LinkConfig, username: ForumUsername) -> None:
+        super().__init__(message)
+        self.link = link
+        self.username = username
+
+    def decision(self) -> Decision:
+        """The refusal, as the audit log records it."""
+        return Decision(Outcome.REFUSED, RULE, BUILTIN_VERSION, str(self))
 
 
 class GhostGate:
@@ -31,7 +53,8 @@ class GhostGate:
 
     def __call__(self, ghost: UserID, room: RoomID) -> None:
         """Raises:
-        RetryLater: a fact is unknown, or (:class:`GhostRefused`) the user may not read it.
+        RetryLater: a fact is unknown.
+        GhostRefused: the forum user may not read the link's category.
         """
         username = self.ctx.ghosts.username_for(ghost)
         link = self.ctx.link_for_room(room)
@@ -57,9 +80,11 @@ class GhostGate:
         groups = self.facts.user_groups(username, fresh=False)
         if groups is None:
             raise RetryLater(f"ghosts: the groups of {username} are unknown; {ghost} waits")
-        if "admins" in groups or not security.readers.isdisjoint(groups):
+        if may_read(security.readers, groups):
             return
         raise GhostRefused(
             f"ghosts: forum user {username} may not read the category of link {link.name}; "
-            f"their ghost stays out of {room}"
+            f"their ghost stays out of {room}",
+            link,
+            username,
         )

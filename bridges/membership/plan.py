@@ -15,6 +15,7 @@ Rules (issue 4, "Membership follows entitlement"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,11 +53,23 @@ def power_level(power_levels: Mapping[str, Any] | None, user: UserID) -> int:
         return 0
     users = power_levels.get("users")
     if isinstance(users, Mapping):
-        level = users.get(user)
-        if isinstance(level, int) and not isinstance(level, bool):
+        level = _level(users.get(user))
+        if level is not None:
             return level
-    default = power_levels.get("users_default", 0)
-    return default if isinstance(default, int) and not isinstance(default, bool) else 0
+    return _level(power_levels.get("users_default", 0)) or 0
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,16}")
+
+
+def _level(value: Any) -> int | None:
+    """A power level as the auth rules read it: rooms before version 10 may hold it as a
+    string of an integer (https://spec.matrix.org/v1.13/rooms/v10/#values-in-mroompower_levels-events-must-be-integers)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    return None
 
 
 def moderates(

@@ -18,18 +18,20 @@ written to the audit log (rule ``membership:...``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bridges import codec
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError, ForumRateLimited
+from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.links import LinkConfig
 from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
 from bridges.membership.facts import MANAGED_TIERS, MembershipFacts
+from bridges.membership.ghosts import may_read
 from bridges.membership.plan import (
     EVERYONE,
     RoomPlan,
@@ -45,6 +47,7 @@ from bridges.model import (
     ForumUsername,
     IdentityLinked,
     InboxPayload,
+    LinkName,
     MembershipRefresh,
     Platform,
     RoomID,
@@ -61,6 +64,11 @@ log = logging.getLogger(__name__)
 #: The inbox conversation of all membership work.
 CONVERSATION = "porch:membership"
 ACCEPT = "!accept"
+#: Why a member was removed, in the audit log.
+NOT_ENTITLED = "in no entitled group"
+UNLINKED = "unlinked their forum account"
+#: The audit rule of a ghost removed from a room its forum user may no longer read.
+GHOST_REMOVED = "membership:ghost_removed"
 
 
 class Membership:
@@ -108,6 +116,8 @@ class Membership:
     # --- one user -----------------------------------------------------------------------------
 
     def _group_user(self, row: InboxRow, event: ForumGroupUser) -> None:
+        # The user's ghost, if it is in a managed room, follows their access first.
+        self._ghosts_follow(row, self._forum_username(event.user_id))
         identity = self._identity_of_forum_user(event.user_id)
         if identity is None:
             log.info("membership: forum user %d is linked to no Matrix user", event.user_id)
@@ -131,6 +141,80 @@ class Membership:
             self._apply(row, link, room, {identity.matrix_user_id: allowed}, room_groups)
         if waiting:
             raise RetryLater(f"membership: facts unknown for links {', '.join(waiting)}")
+
+    def unlinked(self, row: InboxRow, user: UserID) -> None:
+        """A Matrix user unlinked their forum account: they leave the managed rooms porch let
+        them into for it (moderators of a room stay). A room whose facts are unknown is left
+        to the next reconciliation, which removes whoever porch invited and is not linked."""
+        if self.ctx.store.identities.by_matrix_user(user) is not None:
+            return  # linked again meanwhile: their groups decide (:meth:`linked`)
+        for link in self.facts.managed_links():
+            room, room_groups = self._managed(link)
+            if room is None or room_groups is None:
+                continue
+            if self.records.invited(room, user):
+                self._apply(row, link, room, {user: False}, room_groups, UNLINKED)
+
+    # --- ghosts -------------------------------------------------------------------------------
+
+    def _forum_username(self, forum_user_id: int) -> ForumUsername | None:
+        """The forum username of a user id; ``None``: no such user, or the forum could not
+        tell (porch's API key may not be an admin's): their ghost is then left to the
+        reconciliation, which needs no admin."""
+        try:
+            user = self.ctx.forum.admin_user(forum_user_id)
+        except ForumRateLimited:
+            raise
+        except ForumNotFound:
+            return None
+        except ForumError as exc:
+            log.info("membership: forum user %d is unknown (%s)", forum_user_id, exc)
+            return None
+        name = user.get("username")
+        return ForumUsername(name) if isinstance(name, str) and name else None
+
+    def _ghosts_follow(self, row: InboxRow, only: ForumUsername | None = None) -> None:
+        """Ghosts in managed rooms whose forum user may no longer read the link's category
+        leave (``only``: that user's ghost)."""
+        if only is None:
+            return
+        for link in self.facts.managed_links():
+            room, room_groups = self._managed(link)
+            if room is not None and room_groups is not None:
+                self._ghosts_in(row, link, room, only)
+
+    def _ghosts_in(
+        self, row: InboxRow, link: LinkConfig, room: RoomID, only: ForumUsername | None = None
+    ) -> None:
+        """Remove the ghosts in ``room`` whose forum user is known not to read the link's
+        category (:mod:`bridges.membership.ghosts`); unknown facts move nobody."""
+        try:
+            security = self.ctx.tiers.category(self.ctx.category_of(link))
+        except ForumRateLimited:
+            raise
+        except ForumError as exc:
+            log.warning("membership: %s: the category's readers are unknown (%s)", link.name, exc)
+            return
+        if security is None or not security.read_restricted:
+            return
+        if security.group_permissions is None:
+            return
+        for user, membership in sorted(self.ctx.chat.memberships(room).items()):
+            username = self.ctx.ghosts.username_for(user)
+            if username is None or membership not in ("join", "invite"):
+                continue
+            if only is not None and username.lower() != only.lower():
+                continue
+            groups = self.facts.user_groups(username)
+            if groups is None:
+                log.info("membership: %s: the groups of %s are unknown", link.name, username)
+                continue
+            if may_read(security.readers, groups):
+                continue
+            why = f"forum user {username} may no longer read the category of link {link.name}"
+            kick = functools.partial(self.ctx.chat.kick, room, reason=why)
+            if self._act(link, "remove", user, kick):
+                self._audit(row, link, "retracted", GHOST_REMOVED, user, why)
 
     def _managed(self, link: LinkConfig) -> tuple[RoomID | None, frozenset[str] | None]:
         """The link's room and the groups it is for, when porch manages it now.
@@ -191,7 +275,11 @@ class Membership:
             entitlement[identity.matrix_user_id] = allowed
             if members is not None:
                 self._refresh_recorded(identity, members)
+        unlinked = [u for u in self.records.invitees(room) if u not in entitlement]
+        # Whom porch let in for a link that is gone (an unlink whose removal did not finish).
+        entitlement.update(dict.fromkeys(unlinked, False))
         self._apply(row, link, room, entitlement, room_groups)
+        self._ghosts_in(row, link, room)
 
     def _group_members(self, groups: frozenset[str]) -> dict[str, frozenset[str] | None] | None:
         """Each group's members (lowercased usernames; ``None``: could not be read)."""
@@ -250,6 +338,7 @@ class Membership:
         room: RoomID,
         entitlement: dict[UserID, bool | None],
         room_groups: frozenset[str],
+        why_removed: str = NOT_ENTITLED,
     ) -> RoomPlan:
         memberships = self.ctx.chat.memberships(room)
         levels = self.facts.power_levels(room)
@@ -278,9 +367,7 @@ class Membership:
         for user in plan.kick:
             if self._act(link, "remove", user, lambda u: self.ctx.chat.kick(room, u, reason)):
                 self.records.forget_invite(room, user)
-                self._audit(
-                    row, link, "retracted", "membership:remove", user, "in no entitled group"
-                )
+                self._audit(row, link, "retracted", "membership:remove", user, why_removed)
         for user in plan.kept:
             log.info("membership: %s: %s moderates the room; not removed", link.name, user)
         for user in plan.waiting:
@@ -468,6 +555,28 @@ class MembershipTicker:
         if inbox_id is not None:
             self.wake()
         return inbox_id
+
+    def reconcile_now(self, links: Sequence[LinkName]) -> None:
+        """Queue a reconciliation of each of ``links`` now (a reload made them managed, or
+        changed them), outside the interval's own tick."""
+        if not links:
+            return
+        now = self.clock()
+        kind = EventKind.MEMBERSHIP_REFRESH
+        self.inbox.append(
+            [
+                NewEvent(
+                    source=Platform.FORUM,
+                    kind=kind,
+                    conversation=CONVERSATION,
+                    payload=codec.encode(kind, MembershipRefresh(link)),
+                    keys=(f"porch:membership_refresh:{link}:{now!r}",),
+                )
+                for link in links
+            ],
+            now,
+        )
+        self.wake()
 
     def run(self) -> None:
         """Tick at once (what changed while porch was down is caught up), then every

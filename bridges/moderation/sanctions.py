@@ -268,6 +268,19 @@ class Enforcer:
         """A room creator, or a member at power level 50 or more."""
         return power_level(levels, user) >= MODERATOR_LEVEL or user in self.creators(room)
 
+    def may_redact(self, room: RoomID, levels: Mapping[str, Any], user: str) -> bool:
+        """A room creator, or a member whose power level reaches the room's ``redact`` level.
+
+        From room version 3 the homeserver accepts anyone's redaction event into the room and
+        leaves the power check to whoever applies it, so a redaction porch receives proves
+        nothing about its sender: https://spec.matrix.org/v1.13/rooms/v3/#handling-redactions
+        """
+        try:
+            required = int(levels.get("redact", MODERATOR_LEVEL))
+        except (TypeError, ValueError):
+            required = MODERATOR_LEVEL
+        return power_level(levels, user) >= required or user in self.creators(room)
+
     def membership(self, room: RoomID, user: UserID) -> str | None:
         member = self.chat.room_state(room, "m.room.member", user)
         value = None if member is None else member.get("membership")
@@ -517,45 +530,29 @@ class SanctionRelay:
         accounts = self._chat_accounts(event.username)
         rooms = self._rooms()
         porch = self.ctx.discourse.api_username.lower()
+
+        def followed(
+            kind: str, moderator: str, reason: str | None, done: tuple[list[Action], list[str]]
+        ) -> None:
+            actions, spared = done
+            ref = f"forum user {event.user_id}"
+            sanction = Sanction(
+                kind, "forum", f"forum:{moderator}", target, tuple(actions), reason, ref
+            )
+            self._record(row, sanction, spared)
+
         if need_ban:
             moderator = _who(info.get("suspended_by")) or "unknown"
             reason = event.suspend_reason or info.get("full_suspend_reason") or None
-            actions, spared = self.enforcer.ban(
-                rooms, accounts, f"suspended on the forum by {moderator}: {reason or '-'}"
-            )
-            self._record(
-                row,
-                Sanction(
-                    CHAT_BAN,
-                    "forum",
-                    f"forum:{moderator}",
-                    target,
-                    tuple(actions),
-                    reason,
-                    f"forum user {event.user_id}",
-                ),
-                spared,
-            )
+            note = f"suspended on the forum by {moderator}: {reason or '-'}"
+            followed(CHAT_BAN, moderator, reason, self.enforcer.ban(rooms, accounts, note))
         if need_mute:
             moderator = _who(info.get("silenced_by")) or "unknown"
             if moderator.lower() == porch:
                 # Porch's own silence (a room ban or a list asked for it): recorded then.
                 return
             reason = event.silence_reason or info.get("silence_reason") or None
-            actions, spared = self.enforcer.mute(rooms, accounts)
-            self._record(
-                row,
-                Sanction(
-                    CHAT_MUTE,
-                    "forum",
-                    f"forum:{moderator}",
-                    target,
-                    tuple(actions),
-                    reason,
-                    f"forum user {event.user_id}",
-                ),
-                spared,
-            )
+            followed(CHAT_MUTE, moderator, reason, self.enforcer.mute(rooms, accounts))
 
     # --- rooms -> forum ----------------------------------------------------------------------
 
@@ -637,11 +634,14 @@ class SanctionRelay:
         if self.config.chat_redaction == "ignore":
             self._skip(row, rule, f"post {post_id} redacted in chat; policy: ignore", event.sender)
             return
-        if sender is not None:
-            levels = self.enforcer.levels(event.room_id)
-            if self.enforcer.is_moderator(event.room_id, levels, sender):
-                self._skip(row, rule, f"{sender} is a room moderator", event.sender)
-                return
+        levels = self.enforcer.levels(event.room_id)
+        if not self.enforcer.may_redact(event.room_id, levels, event.sender):
+            why = f"{event.sender} may not redact others' messages in {event.room_id}"
+            self._skip(row, rule, why, event.sender)
+            return
+        if sender is not None and self.enforcer.is_moderator(event.room_id, levels, sender):
+            self._skip(row, rule, f"{sender} is a room moderator", event.sender)
+            return
         post = self.ctx.forum.get_post(post_id)
         if sender is None and (post.get("admin") or post.get("moderator") or post.get("staff")):
             self._skip(row, rule, f"post {post_id} is by forum staff", event.sender)

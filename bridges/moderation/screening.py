@@ -6,7 +6,14 @@
   other side would read (a forum post's raw text and, for a first post, its title; a chat
   message's body): ``block`` and ``silence`` refuse, ``require_approval`` holds, ``censor``,
   ``replace`` and ``link`` rewrite (:mod:`policies.watched_words`), ``flag`` is recorded in
-  the audit log and ``tag`` tags a topic porch opens on the forum;
+  the audit log and flags the forum post (both ways), and ``tag`` tags a topic porch opens on
+  the forum;
+- a chat message refused for a ``silence`` word sanctions its sender
+  (:mod:`bridges.moderation.word_sanctions`);
+- forum staff are exempt from ``block``, ``silence``, ``require_approval`` and ``flag`` words,
+  as in Discourse (``NewPostManager``, ``Jobs::ProcessPost``; ``shared/reference/discourse.md``
+  §4): a forum post by an admin or moderator, a chat message whose sender is linked to one.
+  Censor, replace and link apply to everyone, as the forum's cooking does;
 - chat -> forum only, the protections (:mod:`policies.protections`): flood limit, a new
   sender's first message with a link or media, mention spam;
 - a decision that must wait (the list was never read) is recorded and the event retried, like
@@ -16,14 +23,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from bridges.chat_media import MEDIA_MSGTYPES
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError
+from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.links import LinkConfig
-from bridges.model import ChatMessage, ForumPost, PostID
+from bridges.model import ChatMessage, ForumPost, ForumUsername, PostID, UserID
+from bridges.moderation.word_sanctions import WordSilence
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow
 from bridges.store.moderation_words import ModerationRecords
@@ -34,6 +42,12 @@ from policies.watched_words import NAME, WordAction, WordList, screen
 
 log = logging.getLogger(__name__)
 
+#: The actions Discourse does not apply to staff.
+STAFF_EXEMPT = frozenset(
+    {WordAction.BLOCK, WordAction.SILENCE, WordAction.REQUIRE_APPROVAL, WordAction.FLAG}
+)
+_EXEMPT_RULES = frozenset(f"{NAME}:{a.value}" for a in STAFF_EXEMPT)
+
 
 class Screening:
     """Applies the watched words and protections to one crossing's decision."""
@@ -41,28 +55,41 @@ class Screening:
     def __init__(self, ctx: RelayContext) -> None:
         self.ctx = ctx
         self.records = ModerationRecords(ctx.store.db)
+        self.silence = WordSilence(ctx)
+        self._lenient: tuple[str, WordList] | None = None
 
     def forum_post(
         self, row: InboxRow, link: LinkConfig, decision: Decision, post: ForumPost
     ) -> Decision:
-        """``decision`` on carrying ``post`` into the room, after the watched words.
+        """``decision`` on carrying ``post`` into the room, after the watched words; a post
+        with ``flag`` words is flagged on the forum (once).
 
         Raises:
             RetryLater: the word list was never read (recorded in the audit log).
         """
         text = f"{post.topic_title}\n\n{post.raw}" if post.is_first_post else post.raw
-        return self._words(row, link, decision, text, post.author.username)
+        result, flagged = self._words(
+            row, link, decision, text, post.author.username, lambda: post.author.staff
+        )
+        if flagged:
+            self._flag(post.post_id, flagged)
+        return result
 
     def chat_message(
         self, row: InboxRow, link: LinkConfig, decision: Decision, msg: ChatMessage
     ) -> Decision:
         """``decision`` on carrying ``msg`` to the forum, after the watched words and (for
-        new messages, not edits) the protections.
+        new messages, not edits) the protections. A ``silence`` word sanctions the sender.
 
         Raises:
-            RetryLater: the word list was never read (recorded in the audit log).
+            RetryLater: the word list was never read (recorded in the audit log), or the
+                forum cannot say whether the sender's linked account is staff.
         """
-        decision = self._words(row, link, decision, msg.body, msg.sender)
+        decision, _ = self._words(
+            row, link, decision, msg.body, msg.sender, lambda: self._linked_staff(msg.sender)
+        )
+        if decision.outcome is Outcome.REFUSED and decision.rule == f"{NAME}:silence":
+            self.silence.sanction(row, link, msg, decision)
         if msg.replaces is not None or not (decision.crosses or decision.outcome is Outcome.HELD):
             return decision
         limits = self.ctx.moderation.protections.limits()
@@ -84,23 +111,77 @@ class Screening:
 
     def flag(self, msg: ChatMessage, post_id: PostID) -> None:
         """Flag the forum post ``msg`` became when it holds ``flag`` words, as the forum flags
-        its own members' posts; best effort: the audit log has the flag already."""
+        its own members' posts; best effort: the audit log has the flag already. A sender
+        linked to forum staff is not flagged (the decision knew it: no flag entry)."""
         words = self.ctx.words.current() if self.ctx.words.enabled else None
         found = () if words is None else words.matches(WordAction.FLAG, msg.body)
-        if not found:
-            return
+        # Staff are not flagged; when the forum cannot tell, the flag errs on the side of the
+        # forum's moderators seeing it.
+        if found and self._linked_staff_known(msg.sender) is not True:
+            self._flag(post_id, found)
+
+    def _flag(self, post_id: PostID, found: Sequence[str]) -> None:
         why = "Watched word: " + ", ".join(found)
         try:
             self.ctx.forum.flag(post_id, why)
         except ForumError as exc:
             log.warning("moderation: could not flag post %s: %s", post_id, exc)
 
+    # --- forum staff ----------------------------------------------------------------------
+
+    def _linked_staff(self, sender: UserID) -> bool:
+        """Whether ``sender``'s linked forum account is an admin or moderator.
+
+        Raises:
+            RetryLater: the forum could not be asked.
+        """
+        identity = self.ctx.store.identities.by_matrix_user(sender)
+        if identity is None:
+            return False
+        try:
+            user = self.ctx.forum.user(ForumUsername(identity.forum_username))
+        except ForumNotFound:
+            return False
+        except ForumRateLimited:
+            raise
+        except ForumError as exc:
+            raise RetryLater(f"is {identity.forum_username} forum staff? {exc}") from exc
+        return bool(user.get("admin") or user.get("moderator"))
+
+    def _linked_staff_known(self, sender: UserID) -> bool | None:
+        try:
+            return self._linked_staff(sender)
+        except (RetryLater, ForumError):
+            return None
+
+    def _lenient_list(self, words: WordList) -> WordList:
+        """``words`` without the actions staff are exempt from (kept until the list changes)."""
+        memo = self._lenient
+        if memo is not None and memo[0] == words.version:
+            return memo[1]
+        lenient = WordList(
+            tuple(w for w in words.words if w.action not in STAFF_EXEMPT),
+            words.regular_expressions,
+        )
+        self._lenient = (words.version, lenient)
+        return lenient
+
+    # --- the words ------------------------------------------------------------------------
+
     def _words(
-        self, row: InboxRow, link: LinkConfig, decision: Decision, text: str, actor: str
-    ) -> Decision:
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        decision: Decision,
+        text: str,
+        actor: str,
+        staff: Callable[[], bool],
+    ) -> tuple[Decision, tuple[str, ...]]:
+        """The decision after the words, and the ``flag`` words found when they were recorded
+        now (the first time this event is decided for this link)."""
         book = self.ctx.words
         if not book.enabled:
-            return decision
+            return decision, ()
         words: WordList | None = book.current()
         screened = screen(decision, words, text)
         result = screened.decision
@@ -108,6 +189,15 @@ class Screening:
             reason = result.reason + (f" ({book.error})" if book.error else "")
             self.ctx.audit(row, link, replace(result, reason=reason), actor)
             raise RetryLater(f"waiting for the watched words: {reason}")
+        assert words is not None
+        if (screened.flagged or result.rule in _EXEMPT_RULES) and staff():
+            # Asked only when an exempt word matched: for a chat sender it costs a call.
+            spared = sorted(
+                {w for a in STAFF_EXEMPT for w in words.matches(a, text)}, key=str.lower
+            )
+            screened = screen(decision, self._lenient_list(words), text)
+            note = f"; forum staff: exempt from watched word(s) {', '.join(spared)}"
+            result = replace(screened.decision, reason=screened.decision.reason + note)
         if (
             screened.flagged
             and result.outcome is not Outcome.REFUSED
@@ -124,12 +214,13 @@ class Screening:
                     link=link.name,
                     outcome=result.outcome.value,
                     rule=f"{NAME}:flag",
-                    policy_version=words.version if words is not None else "",
+                    policy_version=words.version,
                     actor=actor,
                     detail=f"contains a flagged word: {found}",
                 )
             )
-        return result
+            return result, screened.flagged
+        return result, ()
 
     def _flagged_already(self, row: InboxRow, link: LinkConfig) -> bool:
         # An event decided again (a retry, an approval) is flagged once.

@@ -16,13 +16,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridges.discourse.client import ForumClient
 from bridges.discourse.errors import ForumError
-from bridges.moderation.config import ModerationConfig
+from bridges.moderation.config import ModerationConfig, WordsSettings
 from bridges.store.moderation_words import ModerationRecords
 from policies.watched_words import WatchedWord, WordAction, WordList, merged, normalize_word
+
+if TYPE_CHECKING:
+    from bridges.context import RelayContext
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,12 @@ class WordBook:
         self._failed_at: float | None = None
         self._lock = threading.Lock()
         self._memo: tuple[float | None, WordList, WordList] | None = None
+
+    def use(self, config: ModerationConfig) -> None:
+        """Decide with ``config``'s words from now on (a reload); the forum's list stays."""
+        with self._lock:
+            self.config = config
+            self._memo = None
 
     @property
     def enabled(self) -> bool:
@@ -144,3 +153,22 @@ class WordBook:
             self._failed_at = None
             self.error = None
             return words
+
+
+#: The keys of ``moderation:`` a config reload (SIGHUP) takes: the watched words and the
+#: protections. The rest of the section (lists, sanctions, review) waits for a restart.
+RELOADABLE_KEYS = tuple(WordsSettings.model_fields)
+
+
+def with_words(current: ModerationConfig, new: ModerationConfig) -> ModerationConfig:
+    """``current`` with the watched-word and protection settings of ``new``."""
+    return current.model_copy(update={key: getattr(new, key) for key in RELOADABLE_KEYS})
+
+
+def use_words(ctx: RelayContext, new: ModerationConfig) -> None:
+    """Decide with ``new``'s watched words and protections from the next event on (a reload).
+    The forum's list read last stays in force; only the config's part and the settings change.
+    """
+    moderation = with_words(ctx.moderation, new)
+    ctx.moderation = moderation
+    ctx.words.use(moderation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -51,3 +52,16 @@ class ReviewConfig(Section):
         if len(set(tokens)) != len(tokens):
             raise ValueError("each moderator needs a token of their own")
         return moderators
+
+
+def review_room_problems(review: ReviewConfig, rooms: Sequence[str]) -> list[str]:
+    """The moderators room must not be a linked room: its notices quote held messages, which
+    the room's members must not see before a moderator decides. Compared as written (an alias
+    of a linked room is caught when porch resolves it, :class:`bridges.review.desk.ReviewDesk`).
+    """
+    if review.room is not None and review.room in rooms:
+        return [
+            f"moderation.review.room: {review.room} is a linked room; held messages are quoted "
+            "there, so it must be a room of its own for moderators"
+        ]
+    return []

@@ -127,6 +127,8 @@ class ReviewDesk:
         self.queue = ctx.store.review
         self.deliver = deliver
         self._room: RoomID | None = None
+        #: The configured moderators room turned out to be a linked one: never used.
+        self._linked = False
 
     # --- held decisions (called from bridges.facts.Crossings) ---------------------------------
 
@@ -186,21 +188,24 @@ class ReviewDesk:
         self, row: InboxRow, link: LinkConfig, msg: ChatMessage, item: HeldItem
     ) -> None:
         """A notice answering the held message, in its thread: it waits for a moderator."""
+        self._notify_sender(
+            msg,
+            "Held for a moderator: it reaches the forum once approved.",
+            f"porch.{row.id}.{link.name}.review.{item.id}.sender",
+        )
+
+    def _notify_sender(self, msg: ChatMessage, text: str, txn: str) -> None:
+        """A notice to ``msg``'s sender, answering it in its thread; it quotes nothing."""
         relation: dict[str, Any] = {"m.in_reply_to": {"event_id": msg.replaces or msg.event_id}}
         if msg.thread_root is not None:
             relation.update(rel_type="m.thread", event_id=msg.thread_root, is_falling_back=False)
         notice = {
             "msgtype": "m.notice",
-            "body": "Held for a moderator: it reaches the forum once approved.",
+            "body": text,
             "m.relates_to": relation,
             "m.mentions": {"user_ids": [msg.sender]},
         }
-        self.ctx.chat.send(
-            msg.room_id,
-            notice,
-            as_user=None,
-            txn_id=f"porch.{row.id}.{link.name}.review.{item.id}.sender",
-        )
+        self.ctx.chat.send(msg.room_id, notice, as_user=None, txn_id=txn)
 
     # --- the moderators room ------------------------------------------------------------------
 
@@ -213,17 +218,39 @@ class ReviewDesk:
         its alias cannot be resolved (every chat event asks: one bad setting must not stop
         them all)."""
         configured = self._config.room
-        if configured is None:
+        if configured is None or self._linked:
             return None
         if self._room is None:
             try:
-                self._room = self.ctx.chat.resolve_room(configured)
+                resolved = self.ctx.chat.resolve_room(configured)
             except (MatrixRateLimited, MatrixUnavailable):
                 raise
             except MatrixError as exc:
                 log.warning("review: moderation.review.room %s: %s", configured, exc)
                 return None
+            if self._is_linked(resolved):
+                # An alias of a linked room (the config check compares the names only):
+                # notices of held messages would show there, to everyone.
+                log.error(
+                    "review: moderation.review.room %s is a linked room; not used", configured
+                )
+                self._linked = True
+                return None
+            self._room = resolved
         return self._room
+
+    def _is_linked(self, room: RoomID) -> bool:
+        """Whether ``room`` is a linked room; a link whose room cannot be resolved now is
+        left out (its own events report that)."""
+        for link in self.ctx.links:
+            try:
+                if self.ctx.room_of(link) == room:
+                    return True
+            except (MatrixRateLimited, MatrixUnavailable):
+                raise
+            except MatrixError:
+                continue
+        return False
 
     def _announce(self, row: InboxRow, item: HeldItem) -> None:
         room = self.room()
@@ -364,6 +391,8 @@ class ReviewDesk:
                 received_at=item.created_at,
             )
             self.deliver(original, codec.decode(item.kind, item.payload))
+        if item.state == REJECTED:
+            self._tell_rejected(row, item)
         room = self.room()
         if room is not None:
             mark = "✅ Approved" if item.state == APPROVED else "❌ Rejected"
@@ -371,6 +400,20 @@ class ReviewDesk:
             if item.decision_note:
                 text += f": {item.decision_note}"
             self._say(row, room, text + ".", "done", reply_to=item.notice_event_id)
+
+    def _tell_rejected(self, row: InboxRow, item: HeldItem) -> None:
+        """A rejected chat message's sender is told, as they were told it was held; the
+        moderator's reason stays with the moderators (it may quote what was not carried)."""
+        if item.kind.startswith("forum."):
+            return
+        held = codec.decode(item.kind, item.payload)
+        if not isinstance(held, ChatMessage):
+            return
+        self._notify_sender(
+            held,
+            "Not carried to the forum: a moderator rejected it.",
+            f"porch.{row.id}.review.{item.id}.rejected.sender",
+        )
 
     def _say(
         self, row: InboxRow, room: RoomID, text: str, step: str, reply_to: str | None = None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,24 +35,32 @@ class AuditEntry:
     detail: str | None = None
 
 
+def entry_of(row: sa.Row[Any]) -> AuditEntry:
+    """The entry an ``audit`` row holds."""
+    return AuditEntry(
+        at=float(row.at),
+        inbox_id=row.inbox_id,
+        link=row.link,
+        outcome=row.outcome,
+        rule=row.rule,
+        policy_version=row.policy_version,
+        actor=row.actor,
+        detail=row.detail,
+    )
+
+
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def record(self, entry: AuditEntry) -> None:
         with self.db.begin() as conn:
-            conn.execute(
-                sa.insert(audit).values(
-                    at=entry.at,
-                    inbox_id=entry.inbox_id,
-                    link=entry.link,
-                    outcome=entry.outcome,
-                    rule=entry.rule,
-                    policy_version=entry.policy_version,
-                    actor=entry.actor,
-                    detail=entry.detail,
-                )
-            )
+            self.record_in(conn, entry)
+
+    @staticmethod
+    def record_in(conn: sa.Connection, entry: AuditEntry) -> None:
+        """Record ``entry`` inside the caller's transaction (with the write it explains)."""
+        conn.execute(sa.insert(audit).values(**asdict(entry)))
 
     def entries(self, inbox_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
         """The most recent entries, oldest first (all, or those of one inbox event)."""
@@ -60,19 +69,7 @@ class AuditLog:
             query = query.where(audit.c.inbox_id == inbox_id)
         with self.db.read() as conn:
             rows = list(conn.execute(query))
-        return [
-            AuditEntry(
-                at=r.at,
-                inbox_id=r.inbox_id,
-                link=r.link,
-                outcome=r.outcome,
-                rule=r.rule,
-                policy_version=r.policy_version,
-                actor=r.actor,
-                detail=r.detail,
-            )
-            for r in reversed(rows)
-        ]
+        return [entry_of(r) for r in reversed(rows)]
 
     def counts(self) -> list[tuple[str, str, str, int]]:
         """How many decisions there are per ``(link, outcome, rule)`` (link ``""`` when none).

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from bridges.store.audit import AuditEntry, audit
+from bridges.store.audit import AuditEntry, audit, entry_of
 from bridges.store.db import Database
 
 
@@ -63,17 +63,7 @@ def search(db: Database, wanted: AuditFilter, batch: int = 1000) -> Iterator[Aud
             query = query.where(audit.c.id > after)
         with db.read() as conn:
             rows = list(conn.execute(query))
-        for r in rows:
-            yield AuditEntry(
-                at=r.at,
-                inbox_id=r.inbox_id,
-                link=r.link,
-                outcome=r.outcome,
-                rule=r.rule,
-                policy_version=r.policy_version,
-                actor=r.actor,
-                detail=r.detail,
-            )
+        yield from (entry_of(r) for r in rows)
         if len(rows) < size:
             return
         after = rows[-1].id

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bridges.store import migrations
 
@@ -107,6 +108,13 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def insert(self, table: sa.TableClause) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT in the dialect's own SQL, for ``ON CONFLICT`` (an upsert, or an insert
+        that a retry makes once): both of porch's stores speak it."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:

@@ -82,6 +82,24 @@ class LinkRequests:
                 )
             )
 
+    def pending(self, token: str, now: float) -> LinkRequest | None:
+        """The request of ``token`` if its page can still be opened (unopened, unexpired)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.select(
+                    link_requests.c.matrix_user_id,
+                    link_requests.c.room_id,
+                    link_requests.c.expires_at,
+                ).where(
+                    link_requests.c.token_hash == token_hash(token),
+                    link_requests.c.opened_at.is_(None),
+                    link_requests.c.expires_at > now,
+                )
+            ).first()
+        if row is None:
+            return None
+        return LinkRequest(UserID(row.matrix_user_id), RoomID(row.room_id), row.expires_at)
+
     def open(self, token: str, nonce: str, now: float) -> LinkRequest | None:
         """Attach ``nonce`` to the request of ``token`` if it is unopened and unexpired.
 

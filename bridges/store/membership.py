@@ -67,6 +67,16 @@ class MembershipRecords:
             ).first()
         return found is not None
 
+    def invitees(self, room_id: RoomID) -> list[UserID]:
+        """The users porch invited into ``room_id`` and has not removed since."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(membership_invites.c.matrix_user_id).where(
+                    membership_invites.c.room_id == room_id
+                )
+            ).all()
+        return sorted(UserID(r.matrix_user_id) for r in rows)
+
     def record_invite(self, room_id: RoomID, user: UserID, now: float) -> None:
         with self.db.begin() as conn:
             where = sa.and_(

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bridges.model import Platform, UserID
 from bridges.store.db import Database
@@ -93,7 +92,7 @@ class ModerationRecords:
             "regular_expressions": words.regular_expressions,
             "fetched_at": fetched_at,
         }
-        insert = self._insert(word_lists).values(source=source, **values)
+        insert = self.db.insert(word_lists).values(source=source, **values)
         with self.db.begin() as conn:
             conn.execute(insert.on_conflict_do_update(index_elements=["source"], set_=values))
 
@@ -104,7 +103,7 @@ class ModerationRecords:
         records this one (once per inbox event) and drops rows too old to matter."""
         with self.db.begin() as conn:
             conn.execute(
-                self._insert(activity)
+                self.db.insert(activity)
                 .values(sender=sender, inbox_id=inbox_id, at=at)
                 .on_conflict_do_nothing(index_elements=["sender", "inbox_id"])
             )
@@ -135,9 +134,3 @@ class ModerationRecords:
                 .limit(1)
             ).first()
         return row is not None
-
-    def _insert(self, table: sa.TableClause) -> postgresql.Insert | sqlite.Insert:
-        # Upserts are dialect SQL; both of porch's stores speak ON CONFLICT.
-        if self.db.dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)

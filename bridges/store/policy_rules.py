@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
@@ -43,18 +43,7 @@ class PolicyRules:
         """Record a rule, replacing the one of the same state event."""
         with self.db.begin() as conn:
             self._delete(conn, rule.list_room, rule.event_type, rule.state_key)
-            conn.execute(
-                sa.insert(policy_rules).values(
-                    list_room=rule.list_room,
-                    event_type=rule.event_type,
-                    state_key=rule.state_key,
-                    entity=rule.entity,
-                    recommendation=rule.recommendation,
-                    reason=rule.reason,
-                    sender=rule.sender,
-                    updated_at=now,
-                )
-            )
+            self._insert(conn, rule.list_room, rule, now)
 
     def remove(self, list_room: RoomID, event_type: str, state_key: str) -> bool:
         """Forget a rule (its state event was emptied); whether there was one."""
@@ -66,18 +55,7 @@ class PolicyRules:
         with self.db.begin() as conn:
             conn.execute(sa.delete(policy_rules).where(policy_rules.c.list_room == list_room))
             for rule in rules:
-                conn.execute(
-                    sa.insert(policy_rules).values(
-                        list_room=list_room,
-                        event_type=rule.event_type,
-                        state_key=rule.state_key,
-                        entity=rule.entity,
-                        recommendation=rule.recommendation,
-                        reason=rule.reason,
-                        sender=rule.sender,
-                        updated_at=now,
-                    )
-                )
+                self._insert(conn, list_room, rule, now)
 
     def all(self) -> list[PolicyRule]:
         with self.db.read() as conn:
@@ -94,6 +72,11 @@ class PolicyRules:
             )
             for r in rows
         ]
+
+    @staticmethod
+    def _insert(conn: sa.Connection, list_room: RoomID, rule: PolicyRule, now: float) -> None:
+        values = {**asdict(rule), "list_room": list_room, "updated_at": now}
+        conn.execute(sa.insert(policy_rules).values(values))
 
     @staticmethod
     def _delete(conn: sa.Connection, list_room: RoomID, event_type: str, state_key: str) -> bool:

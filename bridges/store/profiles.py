@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bridges.model import ContentURI, UserID
 from bridges.store.db import Database
@@ -63,7 +62,7 @@ class Profiles:
             "avatar_source": ghost.avatar_source,
             "avatar_url": ghost.avatar_url,
         }
-        insert = self._insert(ghosts).values(user_id=ghost.user_id, registered_at=now, **values)
+        insert = self.db.insert(ghosts).values(user_id=ghost.user_id, registered_at=now, **values)
         with self.db.begin() as conn:
             conn.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=values))
 
@@ -77,14 +76,8 @@ class Profiles:
     def save_media(self, source_url: str, content_uri: ContentURI, now: float) -> None:
         """Remember an upload; the first one recorded for ``source_url`` stays (another
         worker may have uploaded the same file at the same moment)."""
-        insert = self._insert(media).values(
+        insert = self.db.insert(media).values(
             source_url=source_url, content_uri=content_uri, created_at=now
         )
         with self.db.begin() as conn:
             conn.execute(insert.on_conflict_do_nothing(index_elements=["source_url"]))
-
-    def _insert(self, table: sa.TableClause) -> postgresql.Insert | sqlite.Insert:
-        # Insert-or-ignore is dialect SQL; both of porch's stores speak ON CONFLICT.
-        if self.db.dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)

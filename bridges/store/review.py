@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from bridges.store.audit import AuditEntry, audit
+from bridges.store.audit import AuditEntry, AuditLog
 from bridges.store.db import Database
 from bridges.store.inbox import Inbox, NewEvent
 
@@ -224,18 +224,7 @@ class ReviewQueue:
             ).rowcount
             if changed != 1:
                 return None
-            conn.execute(
-                sa.insert(audit).values(
-                    at=entry.at,
-                    inbox_id=entry.inbox_id,
-                    link=entry.link,
-                    outcome=entry.outcome,
-                    rule=entry.rule,
-                    policy_version=entry.policy_version,
-                    actor=entry.actor,
-                    detail=entry.detail,
-                )
-            )
+            AuditLog.record_in(conn, entry)
             Inbox.append_in(conn, event, now)
             row = conn.execute(sa.select(review_items).where(review_items.c.id == item_id)).one()
         return _held(row)

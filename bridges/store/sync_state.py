@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bridges.model import UserID
 from bridges.store.db import Database
@@ -99,14 +98,11 @@ class SyncState:
 
     def _upsert(self, user_id: UserID, now: float, **values: Any) -> None:
         # One statement, so that two processes starting together cannot both insert the row.
-        insert: postgresql.Insert | sqlite.Insert
-        if self.db.dialect == "postgresql":
-            insert = postgresql.insert(bot_sessions)
-        else:
-            insert = sqlite.insert(bot_sessions)
         values["updated_at"] = now
-        statement = insert.values(user_id=user_id, **values).on_conflict_do_update(
-            index_elements=["user_id"], set_=values
+        statement = (
+            self.db.insert(bot_sessions)
+            .values(user_id=user_id, **values)
+            .on_conflict_do_update(index_elements=["user_id"], set_=values)
         )
         with self.db.begin() as conn:
             conn.execute(statement)

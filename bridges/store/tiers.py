@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bridges.model import CategoryID, RoomID
 from bridges.store.db import Database
@@ -111,7 +110,7 @@ class TierRecords:
             "tier": None if security.tier is None else security.tier.value,
             "fetched_at": security.fetched_at,
         }
-        insert = self._insert(category_security).values(
+        insert = self.db.insert(category_security).values(
             category_id=int(security.category_id), **values
         )
         with self.db.begin() as conn:
@@ -150,16 +149,10 @@ class TierRecords:
             "tier": None if security.tier is None else security.tier.value,
             "fetched_at": security.fetched_at,
         }
-        insert = self._insert(room_security).values(room_id=security.room_id, **values)
+        insert = self.db.insert(room_security).values(room_id=security.room_id, **values)
         with self.db.begin() as conn:
             conn.execute(insert.on_conflict_do_update(index_elements=["room_id"], set_=values))
 
     def forget_room(self, room_id: RoomID) -> None:
         with self.db.begin() as conn:
             conn.execute(sa.delete(room_security).where(room_security.c.room_id == room_id))
-
-    def _insert(self, table: sa.TableClause) -> postgresql.Insert | sqlite.Insert:
-        # Upserts are dialect SQL; both of porch's stores speak ON CONFLICT.
-        if self.db.dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)

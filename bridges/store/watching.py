@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from bridges.store.audit import AuditEntry, audit
+from bridges.store.audit import AuditEntry, audit, entry_of
 from bridges.store.db import Database
 from bridges.store.tiers import category_security
 
@@ -147,7 +147,7 @@ class WatchRecords:
             "matrix_url": activity.matrix_url,
         }
         insert = (
-            self._insert(watch_activity)
+            self.db.insert(watch_activity)
             .values(**values)
             .on_conflict_do_nothing()
             .returning(watch_activity.c.id)
@@ -165,10 +165,7 @@ class WatchRecords:
     ) -> list[Activity]:
         """What ``watch`` saw in ``[since, until)`` (of one thread), oldest first."""
         query = sa.select(watch_activity).where(watch_activity.c.watch == watch)
-        if since is not None:
-            query = query.where(watch_activity.c.at >= since)
-        if until is not None:
-            query = query.where(watch_activity.c.at < until)
+        query = _between(query, watch_activity.c.at, since, until)
         if thread is not None:
             query = query.where(watch_activity.c.thread == thread)
         with self.db.read() as conn:
@@ -227,7 +224,7 @@ class WatchRecords:
         """Record an alert; its id, or ``None`` when this thread already alerted this watch
         for this kind (the deduplication)."""
         insert = (
-            self._insert(watch_alerts)
+            self.db.insert(watch_alerts)
             .values(
                 watch=watch,
                 thread=thread,
@@ -260,10 +257,7 @@ class WatchRecords:
     ) -> list[AlertRow]:
         """The alerts of ``watch`` raised in ``[since, until)``, oldest first."""
         query = sa.select(watch_alerts).where(watch_alerts.c.watch == watch)
-        if since is not None:
-            query = query.where(watch_alerts.c.raised_at >= since)
-        if until is not None:
-            query = query.where(watch_alerts.c.raised_at < until)
+        query = _between(query, watch_alerts.c.raised_at, since, until)
         return self._alerts(query.order_by(watch_alerts.c.id))
 
     def _alerts(self, query: sa.Select[tuple[object, ...]]) -> list[AlertRow]:
@@ -340,7 +334,7 @@ class WatchRecords:
         """Take the period's digest for sending for ``lease`` seconds; ``False`` while another
         sender (another worker, ``porch digest --send``) holds it."""
         insert = (
-            self._insert(watch_digests)
+            self.db.insert(watch_digests)
             .values(watch=watch, period=period, made_at=0.0)
             .on_conflict_do_nothing()
         )
@@ -443,10 +437,17 @@ class WatchRecords:
                 )
             )
 
-    def _insert(self, table: sa.TableClause) -> postgresql.Insert | sqlite.Insert:
-        if self.db.dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+
+def _between(
+    query: sa.Select[Any], column: sa.ColumnClause[Any], since: float | None, until: float | None
+) -> sa.Select[Any]:
+    """``query`` narrowed to the rows whose ``column`` is in ``[since, until)`` (an end that
+    is ``None`` is open)."""
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query
 
 
 def _hash(token: str) -> str:
@@ -462,16 +463,4 @@ def audit_between(db: Database, since: float, until: float) -> list[AuditEntry]:
     )
     with db.read() as conn:
         rows = list(conn.execute(query))
-    return [
-        AuditEntry(
-            at=float(r.at),
-            inbox_id=r.inbox_id,
-            link=r.link,
-            outcome=r.outcome,
-            rule=r.rule,
-            policy_version=r.policy_version,
-            actor=r.actor,
-            detail=r.detail,
-        )
-        for r in rows
-    ]
+    return [entry_of(r) for r in rows]

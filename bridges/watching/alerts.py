@@ -15,14 +15,17 @@ import hmac
 import json
 import logging
 import smtplib
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
+from bridges.backoff import backoff
 from bridges.matrix.api import AppserviceAPI
 from bridges.model import RoomID
 from bridges.store.watching import AlertRow, WatchRecords
@@ -112,7 +115,9 @@ def send_email(
         message.add_alternative(html, subtype="html")
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
         if smtp.starttls:
-            client.starttls()
+            # smtplib's own default context checks neither the certificate nor the host name,
+            # and the password follows over this connection.
+            client.starttls(context=ssl.create_default_context())
         if smtp.username and smtp.password is not None:
             client.login(smtp.username, smtp.password.get_secret_value())
         client.send_message(message)
@@ -126,15 +131,37 @@ def sign_body(body: bytes, secret: str) -> str:
 def post_webhook(
     config: WebhookConfig, payload: dict[str, Any], session: requests.Session | None = None
 ) -> None:
-    """POST ``payload`` as JSON, signed when a secret is set; raises on a non-2xx answer."""
+    """POST ``payload`` as JSON, signed when a secret is set; raises :class:`WebhookFailed`
+    when it cannot be delivered or the answer is not 2xx."""
     body = json.dumps(payload, sort_keys=True).encode("utf-8")
     headers = {"Content-Type": "application/json"}
     if config.secret is not None:
         headers[SIGNATURE_HEADER] = sign_body(body, config.secret.get_secret_value())
-    answer = (session or requests).post(
-        str(config.url), data=body, headers=headers, timeout=config.timeout
-    )
-    answer.raise_for_status()
+    url = str(config.url)
+    # Errors name only the origin: a hook's path or query is often its credential (chat
+    # services' incoming hooks), and requests' own messages repeat the whole URL.
+    where = f"{urlsplit(url).scheme}://{_host(url)}"
+    try:
+        answer = (session or requests).post(
+            url, data=body, headers=headers, timeout=config.timeout
+        )
+    except requests.RequestException as exc:
+        raise WebhookFailed(f"webhook at {where}: {type(exc).__name__}") from None
+    if not 200 <= answer.status_code < 300:
+        raise WebhookFailed(f"webhook at {where}: HTTP {answer.status_code}")
+
+
+class WebhookFailed(OSError):
+    """An alert's webhook was not delivered (the message names the URL's origin only)."""
+
+
+def _host(url: str) -> str:
+    """The URL's ``host[:port]``, without any ``user:password@``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if parts.port is None else f"{host}:{parts.port}"
 
 
 class Dispatcher:
@@ -191,7 +218,7 @@ class Dispatcher:
                 errors.append(f"{channel}: {type(exc).__name__}: {exc}")
         now = self.clock()
         if errors:
-            wait = min(RETRY_INITIAL * 2**alert.attempts, RETRY_MAX)
+            wait = backoff(RETRY_INITIAL, alert.attempts + 1, RETRY_MAX)
             self.records.alert_failed(alert.id, "; ".join(errors), now + wait)
             return False
         self.records.alert_done(alert.id, now)

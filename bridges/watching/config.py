@@ -20,6 +20,7 @@ Example (all optional; without ``watches`` nothing is watched)::
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from typing import Literal
@@ -128,6 +129,15 @@ class WatchConfig(Section):
         return self
 
 
+def _loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class SmtpConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
@@ -136,6 +146,17 @@ class SmtpConfig(Section):
     password: SecretStr | None = None
     starttls: bool = False
     timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> SmtpConfig:
+        # SMTP AUTH PLAIN/LOGIN is the password in base64: over a plain connection anyone on
+        # the way reads it. A relay on porch's own host is the one place that is fine.
+        if self.password is not None and not self.starttls and not _loopback(self.host):
+            raise ValueError(
+                "password: set starttls: true to log in to a mail server on another host "
+                "(without it the password crosses the network in clear text)"
+            )
+        return self
 
 
 class QuietHoursConfig(Section):

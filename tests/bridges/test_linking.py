@@ -14,19 +14,12 @@ from bridges.identity.connect import ConnectRefused, decode, encode, sign, verif
 from bridges.identity.linking import LINK_TTL, Linking
 from bridges.model import EventKind, IdentityLinked, RoomID, UserID
 from bridges.store.store import Store
+from tests.rig.clock import Clock
 
 SECRET = "connect-secret-for-tests"
 DANA = UserID("@dana:example.org")
 ERIN = UserID("@erin:example.org")
 DM = RoomID("!dm:example.org")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def discourse(secret: str | None = SECRET) -> DiscourseConfig:
@@ -42,7 +35,7 @@ def discourse(secret: str | None = SECRET) -> DiscourseConfig:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_000_000.0)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ again when stale, kept through an outage, and never guessed before the first rea
 
 from __future__ import annotations
 
-import pytest
-
 from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
 from bridges.moderation.config import ModerationConfig
@@ -12,22 +10,10 @@ from bridges.moderation.words import WordBook
 from bridges.store.moderation_words import ModerationRecords
 from bridges.store.store import Store
 from policies.watched_words import WatchedWord, WordAction
+from tests.rig.clock import Clock
 from webhooks.sandbox.forum import SandboxForum
 
 WORDS = "/admin/customize/watched_words"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def _book(

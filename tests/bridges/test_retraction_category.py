@@ -23,11 +23,7 @@ def test_a_category_closed_to_the_room_has_its_topics_retracted(
     forum: SandboxForum,
 ) -> None:
     relay = bench(None, None, {"staff": "town-square"})
-    first = forum.create_topic(
-        "alice", "town-square", "Where should the bench go?", "Park gate or library steps?"
-    )
-    forum.reply("bob", first["topic_id"], "The library steps, where people wait.")
-    relay.deliver()
+    relay.carried_topic()
     assert len(_bodies(relay)) == 2
 
     forum.set_category_security(

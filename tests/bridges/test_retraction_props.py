@@ -36,17 +36,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from bridges.context import RelayContext
-from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
 from bridges.discourse.payloads import inbox_event
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
-from bridges.matrix.ghosts import Ghosts
 from bridges.relay import Relay
 from bridges.store.store import Store
 from bridges.worker import Worker
+from tests.bridges.context import relay_context
 from tests.e2e.conftest import BOT
 from tests.policies.policyfiles import policy
 from tests.rig.matrix import ChatUser
@@ -301,6 +299,15 @@ class Bench:
 
         wait_until(settled, 30, "the inbox handled")
 
+    def carried_topic(self) -> int:
+        """A topic on ``town-square`` with one reply, carried into the room; its id."""
+        first = self.forum.create_topic(
+            "alice", "town-square", "Where should the bench go?", "Park gate or library steps?"
+        )
+        self.forum.reply("bob", first["topic_id"], "The library steps, where people wait.")
+        self.deliver()
+        return int(first["topic_id"])
+
     def visible_tokens(self) -> set[str]:
         """Every token in an event of the room that is not redacted."""
         found: set[str] = set()
@@ -344,17 +351,12 @@ def bench(
             }
         )
         store = Store.open(f"sqlite:///{tmp_path / (room.strip('!').split(':')[0] + '.db')}")
-        ctx = RelayContext(
-            discourse=discourse_config,
-            matrix=matrix_config,
-            relay=RelayConfig(),
-            links=[link],
-            store=store,
-            forum=ForumClient(discourse_config),
-            chat=appservice_api,
-            ghosts=Ghosts(
-                appservice_api, store.profiles, matrix_config, lambda url: (b"", "image/png")
-            ),
+        ctx = relay_context(
+            store,
+            discourse_config,
+            matrix_config,
+            appservice_api,
+            [link],
             policies={} if name is None or body is None else {name: policy(body)},
         )
         stores.append(store)

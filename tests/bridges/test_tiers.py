@@ -30,25 +30,13 @@ from bridges.store.tiers import CategorySecurity, RoomSecurity
 from bridges.tiers import TierBook, TierChange, online_problems
 from policies.tiers import Tier
 from tests.policies.policyfiles import policies
+from tests.rig.clock import Clock
 from tests.rig.matrix import ChatUser
 from tests.webhooks.configs import config_data
 from webhooks.config import ConfigError, parse_config
 from webhooks.sandbox.forum import SandboxForum
 
 BOT = "@porch:localhost"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

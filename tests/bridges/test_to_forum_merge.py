@@ -13,13 +13,10 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from bridges.context import RelayContext
-from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
-from bridges.links import LinkConfig, RelayConfig
+from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
-from bridges.matrix.ghosts import Ghosts
 from bridges.model import (
     ChatMessage,
     EventID,
@@ -39,6 +36,7 @@ from bridges.store.store import Store
 from bridges.store.tiers import RoomSecurity
 from bridges.to_forum import ToForum
 from policies.tiers import Tier
+from tests.bridges.context import relay_context
 from webhooks.sandbox.forum import SandboxForum
 
 ROOM = RoomID("!town:localhost")
@@ -58,16 +56,8 @@ def relay(
     link = LinkConfig.model_validate(
         {"name": "town", "forum": {"category": "town-square"}, "room": ROOM, "merge_window": 60}
     )
-    chat = AppserviceAPI(matrix_config)
-    ctx = RelayContext(
-        discourse=discourse_config,
-        matrix=matrix_config,
-        relay=RelayConfig(),
-        links=[link],
-        store=store,
-        forum=ForumClient(discourse_config),
-        chat=chat,
-        ghosts=Ghosts(chat, store.profiles, matrix_config, lambda url: (b"", "image/png")),
+    ctx = relay_context(
+        store, discourse_config, matrix_config, AppserviceAPI(matrix_config), [link]
     )
     first = forum.create_topic(
         "alice", "town-square", "Sunday walk plans", "Where do we meet, and at what time?"

@@ -21,6 +21,7 @@ from bridges.store.watching import WatchRecords
 from bridges.watching.alerts import SIGNATURE_HEADER, Dispatcher, raise_alert
 from bridges.watching.config import WatchingConfig
 from policies.watching import AlertKind
+from tests.rig.clock import Clock
 from tests.rig.forum import WebhookSink
 
 HOOK_SECRET = "hook-secret-0123456789"
@@ -75,14 +76,6 @@ def config(smtp_port: int, sink: WebhookSink, **extra: Any) -> WatchingConfig:
 
 def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def no_room(room: str) -> RoomID:

@@ -9,14 +9,7 @@ from bridges.model import EventKind, Platform
 from bridges.store.inbox import DEAD, DONE, PENDING, InboxRow, NewEvent
 from bridges.store.store import Store
 from bridges.worker import RetryLater, Worker
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.rig.clock import Clock
 
 
 class Scripted:

@@ -49,6 +49,16 @@ def open_direct_chat(synapse: SandboxSynapse, user: ChatUser) -> str:
     return room
 
 
+def follow_link(browser: requests.Session, url: str) -> requests.Response:
+    """Open the bot's link, check it names the account, press its button, follow it through."""
+    shown = browser.get(url, timeout=30)
+    assert shown.status_code == 200, shown.text
+    assert "This links the Matrix account" in shown.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+    assert csrf is not None, shown.text
+    return browser.post(url, data={"csrf": csrf.group(1)}, timeout=30)
+
+
 def bot_says(user: ChatUser, room: str, contains: str) -> str:
     event = user.wait_for_event(
         room,
@@ -71,7 +81,7 @@ def test_a_linked_user_posts_as_their_forum_account_until_they_unlink(
     assert match is not None
     browser = requests.Session()
     browser.post(f"{forum.base_url}/sandbox/login", data={"username": "alice"}).raise_for_status()
-    page = browser.get(match.group(0), timeout=30)
+    page = follow_link(browser, match.group(0))
     assert page.status_code == 200, page.text
     assert "linked to the forum account alice" in page.text
     bot_says(dana, dm, "Linked: you are alice on the forum")
@@ -116,7 +126,7 @@ def test_a_replayed_answer_after_unlink_links_nobody(
     assert match is not None
     browser = requests.Session()
     browser.post(f"{forum.base_url}/sandbox/login", data={"username": "bob"}).raise_for_status()
-    page = browser.get(match.group(0), timeout=30)
+    page = follow_link(browser, match.group(0))
     assert page.status_code == 200
     bot_says(dana, dm, "Linked: you are bob")
     dana.send_text(dm, "!unlink")

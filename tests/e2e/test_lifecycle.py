@@ -4,6 +4,7 @@ would orphan mappings is refused, and the bot joins every linked room at start."
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -348,3 +349,89 @@ def test_the_bot_joins_every_linked_room_at_start(
         10,
         "/readyz to drop the room's note",
     )
+
+
+# --- signals while porch is still starting ------------------------------------------------------
+
+
+@contextmanager
+def migrations_held(pg_url: str) -> Iterator[Callable[[], bool]]:
+    """Hold the store's migration lock, so a starting porch waits in ``Store.open``; yields a
+    check that some process is waiting for it."""
+    engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        key = conn.execute(
+            sa.text("SELECT hashtext('porch:migrate:' || current_schema())")
+        ).scalar_one()
+        conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": key})
+        conn.commit()
+
+        def waited_for() -> bool:
+            with engine.connect() as other:
+                return bool(
+                    other.execute(
+                        sa.text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND NOT granted AND objid = (:id)::oid"
+                        ),
+                        {"id": key & 0xFFFFFFFF},
+                    ).scalar_one()
+                )
+
+        try:
+            yield waited_for
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": key})
+            conn.commit()
+    engine.dispose()
+
+
+def start_blocked(porch: PorchProcess, waited_for: Callable[[], bool]) -> list[BaseException]:
+    """Start porch in the background; returns once it waits for the migration lock. The list
+    receives what ``porch.start`` raised (porch died before answering ``/healthz``)."""
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            porch.start(timeout=60)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threading.Thread(target=start, name="start-porch", daemon=True).start()
+    wait_until(waited_for, 30, "porch to wait for the store's migration lock")
+    return errors
+
+
+def test_a_sighup_while_starting_is_applied_once_started(
+    linked: Callable[..., Linked], pg_url: str
+) -> None:
+    porch = linked(start=False, store_url=pg_url).porch
+    with migrations_held(pg_url) as waited_for:
+        errors = start_blocked(porch, waited_for)
+        assert porch.proc is not None
+        porch.proc.send_signal(signal.SIGHUP)
+        # Caught, not the default action (which ends the process); acted on after start.
+        assert porch.proc.poll() is None, porch.log_tail()
+    wait_until(
+        lambda: errors or "reloaded links and policies" in porch.log_tail(200),
+        60,
+        "the SIGHUP to be applied after start",
+    )
+    assert not errors, f"{errors[0]}\n{porch.log_tail()}"
+    assert porch.proc.poll() is None
+    assert requests.get(f"{porch.url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_sigterm_while_starting_exits_cleanly_once_started(
+    linked: Callable[..., Linked], pg_url: str
+) -> None:
+    porch = linked(start=False, store_url=pg_url).porch
+    with migrations_held(pg_url) as waited_for:
+        start_blocked(porch, waited_for)
+        assert porch.proc is not None
+        porch.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: "SIGTERM received" in porch.log_tail(), 10, "porch to note SIGTERM")
+        assert porch.proc.poll() is None, porch.log_tail()
+    code = porch.proc.wait(60)
+    assert code == 0, porch.log_tail()
+    assert "porch: stopped" in porch.log_tail()

@@ -14,9 +14,16 @@ from typing import Any
 
 import requests
 
-from tests.e2e.chat_side import audit_entries
-from tests.e2e.conftest import BOT
-from tests.e2e.test_identity_link import SECRET, bot_says, open_direct_chat
+from bridges.store.audit import AuditEntry
+from tests.e2e.chat_side import (
+    audit_entries,
+    events_with,
+    open_thread,
+    porch_store,
+    wait_for_post,
+)
+from tests.e2e.conftest import BOT, Linked, is_text
+from tests.e2e.test_identity_link import SECRET, bot_says, follow_link, open_direct_chat
 from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
@@ -41,13 +48,16 @@ def _managed_room(
     group_webhooks: bool = True,
     refresh: float | None = None,
     facilitators_room: str | None = None,
+    direction: str = "chat-to-forum",
+    join_rule: str = "knock",
+    start: bool = True,
 ) -> tuple[str, PorchProcess]:
-    """Dana's knock-to-join room, linked to ``staff-room`` with managed membership; porch's
-    bot moderates it (it invites and removes)."""
+    """Dana's knock-to-join (or ``join_rule``) room, linked to ``staff-room`` with managed
+    membership; porch's bot moderates it (it invites and removes)."""
     room = dana.create_room(
         name="Staff room",
         preset="private_chat",
-        initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}],
+        initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": join_rule}}],
         # Dana created it: she has every power; the bot gets a moderator's and more.
         power_level_override={"users": {BOT: 100}},
     )
@@ -59,7 +69,7 @@ def _managed_room(
         "name": "staff",
         "forum": {"category": "staff-room"},
         "room": room,
-        "direction": "chat-to-forum",
+        "direction": direction,
         "membership": membership,
     }
     porch = porch_factory(links=[link])
@@ -70,12 +80,14 @@ def _managed_room(
     forum.sso.set_secret("127.0.0.1", SECRET)
     events = {"post", "topic", "group_user"} if group_webhooks else {"post", "topic"}
     forum.set_webhook(f"{porch.url}/discourse/webhook", forum_secret, events=events)
-    porch.start()
+    if start:
+        porch.start()
     return room, porch
 
 
-def _link(synapse: SandboxSynapse, forum: SandboxForum, user: ChatUser, username: str) -> None:
-    """``user`` links the forum account ``username`` through the forum's own login."""
+def _link(synapse: SandboxSynapse, forum: SandboxForum, user: ChatUser, username: str) -> str:
+    """``user`` links the forum account ``username`` through the forum's own login; their
+    direct chat with porch's bot."""
     dm = open_direct_chat(synapse, user)
     user.send_text(dm, "!link")
     match = _URL.search(bot_says(user, dm, "/link/"))
@@ -83,8 +95,9 @@ def _link(synapse: SandboxSynapse, forum: SandboxForum, user: ChatUser, username
     browser = requests.Session()
     login = browser.post(f"{forum.base_url}/sandbox/login", data={"username": username})
     login.raise_for_status()
-    assert browser.get(match.group(0), timeout=30).status_code == 200
+    assert follow_link(browser, match.group(0)).status_code == 200
     bot_says(user, dm, f"Linked: you are {username} on the forum")
+    return dm
 
 
 def _membership(watcher: ChatUser, room: str, user: ChatUser) -> dict[str, Any]:
@@ -267,3 +280,206 @@ def test_knocks_go_to_the_facilitators_room_and_are_accepted_there(
     bot_says(dana, mods, f"Accepted: {finn.user_id} is invited")
     # The facilitators' room is no linked room: its talk stays there.
     assert not any("!accept" in p["raw"] for p in forum.posts())
+
+
+# --- ghosts follow their forum user's access ----------------------------------------------------
+
+
+def _ghost(dana: ChatUser, username: str) -> str:
+    return f"@forum_{username}:{dana.user_id.split(':', 1)[1]}"
+
+
+def _ghost_membership(dana: ChatUser, room: str, username: str) -> str | None:
+    state = dana.room_state(room, "m.room.member", _ghost(dana, username)) or {}
+    return state.get("membership")
+
+
+def _entry(porch: PorchProcess, rule: str, actor: str) -> AuditEntry:
+    return wait_until(
+        lambda: next(
+            (e for e in audit_entries(porch) if e.rule == rule and e.actor == actor), None
+        ),
+        30,
+        f"an audit entry {rule} for {actor}",
+    )
+
+
+def _settled(porch: PorchProcess) -> list[str]:
+    """The statuses of porch's inbox events once none is pending."""
+    with porch_store(porch) as store:
+        return [r.status for r in store.inbox.rows()]
+
+
+def test_a_ghost_whose_forum_user_may_not_read_the_room_is_refused_once(
+    porch_factory: Callable[..., PorchProcess],
+    matrix_user_factory: Callable[..., ChatUser],
+    forum: SandboxForum,
+    forum_secret: str,
+) -> None:
+    _staff_room(forum)
+    forum.add_to_group("alice", "teachers")
+    dana = matrix_user_factory()
+    room, porch = _managed_room(
+        dana,
+        porch_factory,
+        forum,
+        forum_secret,
+        direction="both",
+        join_rule="invite",
+        group_webhooks=False,
+        start=False,
+    )
+    # alice posts as a teacher while porch is down; she has left the group when the admin
+    # redelivers the webhook to a running porch.
+    forum.create_topic("alice", "staff-room", "Notes from a visitor", "I teach no more here.")
+    forum.flush_webhooks()
+    (missed,) = [d for d in forum.deliveries() if d.event_name == "post_created"]
+    assert missed.status == -1
+    forum.remove_from_group("alice", "teachers")
+    porch.start()
+    forum.redeliver(missed.event_id)
+
+    refused = _entry(porch, "membership:ghost_not_entitled", "alice")
+    assert refused.outcome == "refused"
+    assert "alice may not read" in str(refused.detail)
+    # Refused before the policy's verdict is recorded: the log never says it was carried.
+    assert [e.outcome for e in audit_entries(porch) if e.actor == "alice"] == ["refused"]
+    statuses = wait_until(
+        lambda: s if "pending" not in (s := _settled(porch)) else None, 30, "a settled inbox"
+    )
+    assert set(statuses) == {"done"}, statuses  # not retried into a dead letter
+    assert not events_with(dana, room, "I teach no more")
+    assert _ghost_membership(dana, room, "alice") is None
+    # A teacher's topic still crosses.
+    forum.create_topic("tess", "staff-room", "Timetable for spring", "Year five swims on Tuesday.")
+    dana.wait_for_event(room, is_text("Year five swims"), timeout=30, what="tess's topic")
+
+
+def test_a_ghost_leaves_when_its_forum_user_leaves_the_group(
+    porch_factory: Callable[..., PorchProcess],
+    matrix_user_factory: Callable[..., ChatUser],
+    forum: SandboxForum,
+    forum_secret: str,
+) -> None:
+    _staff_room(forum)
+    dana = matrix_user_factory()
+    room, porch = _managed_room(
+        dana, porch_factory, forum, forum_secret, direction="both", join_rule="invite"
+    )
+    forum.create_topic("tess", "staff-room", "Parents evening", "It is on Thursday this term.")
+    dana.wait_for_event(
+        room, is_text("It is on Thursday this term"), timeout=30, what="tess's topic"
+    )
+
+    forum.remove_from_group("tess", "teachers")  # the group_user webhook tells porch
+    wait_until(
+        lambda: _ghost_membership(dana, room, "tess") == "leave", 30, "tess's ghost to leave"
+    )
+    removed = _entry(porch, "membership:ghost_removed", _ghost(dana, "tess"))
+    assert removed.outcome == "retracted"
+    assert "tess may no longer read" in str(removed.detail)
+
+
+def test_reconciliation_removes_a_ghost_whose_webhook_was_missed(
+    porch_factory: Callable[..., PorchProcess],
+    matrix_user_factory: Callable[..., ChatUser],
+    forum: SandboxForum,
+    forum_secret: str,
+) -> None:
+    _staff_room(forum)
+    dana = matrix_user_factory()
+    room, porch = _managed_room(
+        dana,
+        porch_factory,
+        forum,
+        forum_secret,
+        direction="both",
+        join_rule="invite",
+        group_webhooks=False,
+        refresh=1.0,
+    )
+    forum.create_topic(
+        "tess", "staff-room", "Sports day plans", "Bring the cones out to the field."
+    )
+    dana.wait_for_event(room, is_text("Bring the cones"), timeout=30, what="tess's topic")
+    forum.remove_from_group("tess", "teachers")  # no webhook: the reconciliation finds it
+    wait_until(
+        lambda: _ghost_membership(dana, room, "tess") == "leave", 30, "tess's ghost to leave"
+    )
+    _entry(porch, "membership:ghost_removed", _ghost(dana, "tess"))
+
+
+# --- unlinking ----------------------------------------------------------------------------------
+
+
+def test_unlinking_removes_the_member_but_never_a_moderator(
+    porch_factory: Callable[..., PorchProcess],
+    matrix_user_factory: Callable[..., ChatUser],
+    forum: SandboxForum,
+    forum_secret: str,
+    synapse: SandboxSynapse,
+) -> None:
+    _staff_room(forum)
+    forum.add_to_group("alice", "teachers")
+    dana, erin, finn = matrix_user_factory(), matrix_user_factory(), matrix_user_factory()
+    room, porch = _managed_room(dana, porch_factory, forum, forum_secret)
+    erin_dm = _link(synapse, forum, erin, "alice")
+    finn_dm = _link(synapse, forum, finn, "tess")
+    for member in (erin, finn):
+        _wait_membership(dana, room, member, "invite")
+        member.join(room)
+    # erin becomes a moderator of the room.
+    levels = dana.room_state(room, "m.room.power_levels") or {}
+    users = {**levels.get("users", {}), erin.user_id: 50}
+    dana.put_state(room, "m.room.power_levels", {**levels, "users": users})
+
+    finn.send_text(finn_dm, "!unlink")
+    bot_says(finn, finn_dm, "Unlinked from forum account tess")
+    removed = _wait_membership(dana, room, finn, "leave")
+    assert removed.get("reason") == REASON
+    entry = _entry(porch, "membership:remove", finn.user_id)
+    assert entry.detail == "unlinked their forum account"
+
+    erin.send_text(erin_dm, "!unlink")
+    bot_says(erin, erin_dm, "Unlinked from forum account alice")
+    # Settled once the bot answered: the moderator is still in the room.
+    assert _membership(dana, room, erin).get("membership") == "join"
+    assert ("membership:remove", erin.user_id) not in _membership_rules(porch)
+
+
+# --- linked identities in access decisions --------------------------------------------------
+
+
+def test_a_policy_on_forum_groups_carries_a_linked_member_and_refuses_anyone_else(
+    linked: Callable[..., Linked],
+    matrix_user_factory: Callable[..., ChatUser],
+    forum: SandboxForum,
+    synapse: SandboxSynapse,
+) -> None:
+    forum.add_to_group("alice", "teachers")
+    town = linked(start=False, policy="teachers-only")
+    town.porch.data["policies"] = {
+        "teachers-only": {
+            "chat-to-forum": {
+                "action": "allow",
+                "when": {"groups": ["teachers"]},
+                "otherwise": "deny",
+            }
+        }
+    }
+    town.porch.data["discourse"]["connect_secret"] = SECRET
+    town.porch.write()
+    forum.sso.set_secret("127.0.0.1", SECRET)
+    town.porch.start()
+    dana, erin = town.dana, matrix_user_factory()
+    _link(synapse, forum, dana, "alice")
+    erin.join(town.room)
+    first, root = open_thread(town, forum, "Reading week ideas", "What should year five read?")
+
+    erin.send_text(town.room, "Claimed: I am alice, post this.", thread_root=root["event_id"])
+    dana.send_text(town.room, "The Iron Man, by Ted Hughes.", thread_root=root["event_id"])
+    carried = wait_for_post(forum, first["topic_id"], "The Iron Man", timeout=30)
+    assert carried["username"] == "alice"
+    refused = _entry(town.porch, "policy:teachers-only/chat-to-forum/otherwise", erin.user_id)
+    assert refused.outcome == "refused"
+    assert not any("Claimed" in p["raw"] for p in forum.posts(first["topic_id"]))

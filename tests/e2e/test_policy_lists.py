@@ -9,10 +9,11 @@ is not banned.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.e2e.chat_side import link_identity, live_posts, open_thread, wait_for_post
+from tests.e2e.chat_side import link_identity, live_posts, wait_for_post
 from tests.e2e.conftest import BOT
 from tests.e2e.test_sanctions import Moderated, moderated  # noqa: F401  (the fixture)
 from tests.rig.matrix import ChatUser
@@ -21,11 +22,13 @@ from tests.rig.wait import wait_until
 RULE = "m.policy.rule.user"
 
 
-def policy_room(lister: ChatUser, alias: str) -> str:
-    """A policy list room (``lister`` moderates it) with porch's bot invited."""
+def policy_room(lister: ChatUser) -> tuple[str, str]:
+    """A policy list room (``lister`` moderates it) with porch's bot invited: its id, and the
+    alias porch's config names it by."""
+    alias = f"banlist{uuid.uuid4().hex[:10]}"
     room = lister.create_room(name="Ban list", alias=alias)
     lister.invite(room, BOT)
-    return room
+    return room, f"#{alias}:localhost"
 
 
 def glob_for(user_id: str) -> str:
@@ -43,14 +46,10 @@ def test_a_listed_member_is_not_carried_until_the_rule_is_removed(
     matrix_user_factory: Callable[..., ChatUser],
 ) -> None:
     lister, erin = matrix_user_factory(), matrix_user_factory()
-    alias = f"banlist{erin.user_id[6:16]}"
-    lists = policy_room(lister, alias)
-    config_room = f"#{alias}:localhost"
+    lists, config_room = policy_room(lister)
     space = moderated(moderation={"policy_lists": [{"room": config_room}]})
     erin.join(space.room)
-    first, root = open_thread(
-        space.town, space.forum, "Benches for the square", "Where should the benches go?"
-    )
+    first, root = space.benches_thread()
     topic = first["topic_id"]
 
     erin.send_text(space.room, "Carried before the rule.", thread_root=root["event_id"])
@@ -92,22 +91,19 @@ def test_a_list_can_ban_from_rooms_and_silence_on_the_forum_but_spares_moderator
     matrix_user_factory: Callable[..., ChatUser],
 ) -> None:
     lister, erin, frank = matrix_user_factory(), matrix_user_factory(), matrix_user_factory()
-    alias = f"banlist{erin.user_id[6:16]}"
-    lists = policy_room(lister, alias)
+    lists, address = policy_room(lister)
     lister.put_state(
         lists,
         "m.policy.rule.server",
         {"entity": "localhost", "recommendation": "m.ban", "reason": "whole server listed"},
         state_key="rule:localhost",
     )
-    config = {"room": f"#{alias}:localhost", "ban_from_rooms": True, "silence_on_forum": True}
+    config = {"room": address, "ban_from_rooms": True, "silence_on_forum": True}
     space = moderated(moderation={"policy_lists": [config]}, levels={frank.user_id: 50})
     erin.join(space.room)
     frank.join(space.room)
     link_identity(space.porch, erin.user_id, "bob")
-    first, root = open_thread(
-        space.town, space.forum, "Benches for the square", "Where should the benches go?"
-    )
+    first, root = space.benches_thread()
 
     # The rule was there before porch started: read from the list's full state.
     erin.send_text(space.room, "Listed from the start.", thread_root=root["event_id"])
@@ -127,8 +123,7 @@ def test_a_list_can_ban_from_rooms_and_silence_on_the_forum_but_spares_moderator
     assert space.membership(frank.user_id) == "join"  # moderators are never banned by porch
     assert [s.target for s in space.sanctions()] == [erin.user_id]
 
-    undone = space.porch.cli("sanctions", "undo", str(sanction.id))
-    assert undone.returncode == 0, undone.stderr
+    space.undo(sanction)
     space.wait_membership(erin.user_id, "leave")
     assert not space.forum_user("bob").get("silenced_by")
     assert first["topic_id"]
@@ -139,14 +134,11 @@ def test_a_new_rule_bans_listed_members_of_bridged_rooms_at_once(
     matrix_user_factory: Callable[..., ChatUser],
 ) -> None:
     lister, erin = matrix_user_factory(), matrix_user_factory()
-    alias = f"banlist{erin.user_id[6:16]}"
-    lists = policy_room(lister, alias)
-    config = {"room": f"#{alias}:localhost", "ban_from_rooms": True}
+    lists, address = policy_room(lister)
+    config = {"room": address, "ban_from_rooms": True}
     space = moderated(moderation={"policy_lists": [config]})
     erin.join(space.room)
-    first, root = open_thread(
-        space.town, space.forum, "Benches for the square", "Where should the benches go?"
-    )
+    first, root = space.benches_thread()
     # A first message makes porch read (and join) the list.
     space.town.dana.send_text(space.room, "Welcome, everyone!", thread_root=root["event_id"])
     wait_for_post(space.forum, first["topic_id"], "Welcome, everyone!", timeout=30)

@@ -3,7 +3,8 @@
 - A forum topic held by a crossing policy is announced in the moderators room and reaches the
   linked room only once a moderator approves it with a reaction (a member below the power
   level cannot); it arrives once.
-- A chat message held the same way and rejected with ``!reject`` never reaches the forum.
+- A chat message held the same way and rejected with ``!reject`` never reaches the forum; its
+  sender is told.
 - A held message approved on porch's ``/review`` page is delivered.
 - A message porch posted as its linked sender that the forum queued for its own moderators is
   known as the message's copy once approved there: not carried back into the room.
@@ -136,6 +137,13 @@ def test_a_held_chat_message_rejected_by_command_never_reaches_the_forum(
     assert "#1 town chat-to-forum" in listed["content"]["body"]
     town.dana.send_text(mods, "!reject 1 spam, obviously")
     town.dana.wait_for_text(mods, "Rejected #1", timeout=30)
+    # The sender is told in their thread, as they were told it was held; the moderator's
+    # reason stays in the moderators room.
+    refused = town.dana.wait_for_text(town.room, "a moderator rejected it", timeout=30)
+    assert refused["sender"] == BOT
+    assert refused["content"]["m.relates_to"]["event_id"] == root["event_id"]
+    assert refused["content"]["m.mentions"] == {"user_ids": [town.dana.user_id]}
+    assert "spam" not in refused["content"]["body"]
 
     town.dana.send_text(town.room, "I can bring two tables.", root["event_id"])
     _notice(town.dana, mods, 2)

@@ -78,6 +78,17 @@ class Moderated:
         with porch_store(self.porch) as store:
             return [e for e in store.audit.entries() if e.rule == rule]
 
+    def benches_thread(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Alice's forum topic, carried into the room: (its first post, its thread root)."""
+        return open_thread(
+            self.town, self.forum, "Benches for the square", "Where should the benches go?"
+        )
+
+    def undo(self, sanction: Sanction) -> None:
+        """Undo ``sanction`` as an operator does: ``porch sanctions undo``."""
+        undone = self.porch.cli("sanctions", "undo", str(sanction.id))
+        assert undone.returncode == 0, undone.stderr
+
     def forum_admin(self, method: str, path: str, as_user: str, **body: Any) -> Any:
         response = requests.request(
             method,
@@ -289,8 +300,7 @@ def test_a_room_ban_silences_the_linked_forum_account(
     levels = space.town.dana.room_state(space.room, "m.room.power_levels") or {}
     assert erin.user_id not in levels.get("users", {})
 
-    undone = space.porch.cli("sanctions", "undo", str(sanction.id))
-    assert undone.returncode == 0, undone.stderr
+    space.undo(sanction)
     assert not space.forum_user("bob").get("silenced_by")
 
 
@@ -313,9 +323,7 @@ def test_a_moderators_redaction_hides_the_forum_post_until_undone(
     moderated: Callable[..., Moderated],
 ) -> None:
     space = moderated(moderation={"sanctions": {"chat_redaction": "hide"}})
-    first, root = open_thread(
-        space.town, space.forum, "Benches for the square", "Where should they go?"
-    )
+    first, root = space.benches_thread()
     reply = space.forum.reply("bob", first["topic_id"], "Buy my benches at bench.example!")
     copy = space.town.dana.wait_for_event(space.room, is_text("Buy my benches"), timeout=30)
 
@@ -330,8 +338,7 @@ def test_a_moderators_redaction_hides_the_forum_post_until_undone(
     ]
     assert root["event_id"]
 
-    undone = space.porch.cli("sanctions", "undo", str(sanction.id))
-    assert undone.returncode == 0, undone.stderr
+    space.undo(sanction)
     assert not space.forum.post(reply["id"]).get("hidden")
     assert [e.outcome for e in space.audit("sanction:post_hide")] == ["sanctioned", "undone"]
 
@@ -342,9 +349,7 @@ def test_a_moderators_redaction_of_a_chat_message_deletes_its_forum_post_until_u
     erin = matrix_user_factory()
     space = moderated(moderation={"sanctions": {"chat_redaction": "delete"}})
     join(erin, space.room)
-    first, root = open_thread(
-        space.town, space.forum, "Benches for the square", "Where should they go?"
-    )
+    first, root = space.benches_thread()
     event_id = erin.send_text(
         space.room, "Cheap benches, message me privately!", thread_root=root["event_id"]
     )
@@ -357,8 +362,7 @@ def test_a_moderators_redaction_of_a_chat_message_deletes_its_forum_post_until_u
     assert (sanction.moderator, sanction.reason) == (space.town.dana.user_id, "scam")
     assert [a.step for a in sanction.actions] == ["delete"]
 
-    undone = space.porch.cli("sanctions", "undo", str(sanction.id))
-    assert undone.returncode == 0, undone.stderr
+    space.undo(sanction)
     assert not space.forum.post(post["id"]).get("deleted_at")
     assert [e.outcome for e in space.audit("sanction:post_delete")] == ["sanctioned", "undone"]
 

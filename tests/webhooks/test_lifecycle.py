@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridges.links import LinkConfig, RelayConfig
 from bridges.metrics import CONFIG_RELOADS
@@ -288,3 +289,100 @@ def test_a_stop_past_its_grace_gives_back_all_but_the_event_in_hand(store: Store
         handler.release.set()
     # The event in hand still ends as it would have (a restart would find it done).
     wait_until(lambda: store.inbox.rows()[0].status == DONE, 10, "a1 to be settled")
+
+
+# --- what a reload rebuilds --------------------------------------------------------------------
+
+
+@pytest.fixture
+def ops_porch(tmp_path: Path) -> Iterator[tuple[Porch, Lifecycle, Path, dict[str, Any]]]:
+    """A worker-role porch with its ops listener (not started) and its lifecycle."""
+    data = config_data(store={"url": f"sqlite:///{tmp_path / 'porch.db'}"})
+    path = tmp_path / "porch.yaml"
+    path.write_text(yaml.safe_dump(data))
+    porch = build(parse_config(path.read_text()), Role.WORKER, ops_port=0)
+    lifecycle = Lifecycle(porch, path)
+    yield porch, lifecycle, path, data
+    for part in (porch.joins, porch.watching, porch.membership):
+        if part is not None:
+            part.stop()
+    if porch.ops is not None:
+        porch.ops.server_close()
+    porch.store.close()
+
+
+def pending_links(porch: Porch) -> set[str]:
+    """The ``link`` labels of ``porch_inbox_pending`` on the ops listener's ``/metrics``."""
+    (app,) = porch.apps
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    return {
+        sample.labels["link"]
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "porch_inbox_pending"
+    }
+
+
+def test_a_reload_names_the_new_links_in_the_inbox_metrics(
+    ops_porch: tuple[Porch, Lifecycle, Path, dict[str, Any]],
+) -> None:
+    porch, lifecycle, path, data = ops_porch
+    assert pending_links(porch) == {"town-square"}
+    data["links"].append({"name": "market", "forum": {"category": 3}, "room": "!m:x"})
+    path.write_text(yaml.safe_dump(data))
+    assert lifecycle.reload()
+    assert pending_links(porch) == {"town-square", "market"}
+
+
+def test_a_reload_rebuilds_watching_on_the_new_watches_and_links(
+    ops_porch: tuple[Porch, Lifecycle, Path, dict[str, Any]],
+) -> None:
+    porch, lifecycle, path, data = ops_porch
+    assert porch.watching is None and porch.watching_slot is not None
+    data["links"].append({"name": "market", "forum": {"category": 3}, "room": "!m:x"})
+    data["watching"] = {"watches": [{"name": "housing", "terms": {"words": ["rent"]}}]}
+    path.write_text(yaml.safe_dump(data))
+    assert lifecycle.reload()
+    first = porch.watching
+    assert first is not None
+    # The relay's observer now hands events to it, and it reads the new links.
+    assert porch.watching_slot.watching is first
+    assert [w.name for w in first.watcher.config.watches] == ["housing"]
+    assert set(first.digests.readers.links) == {"town-square", "market"}
+    assert any(t.name == "porch-watching" and t.is_alive() for t in threading.enumerate())
+
+    data["watching"]["watches"].append({"name": "parks", "terms": {"words": ["bench"]}})
+    path.write_text(yaml.safe_dump(data))
+    assert lifecycle.reload()
+    second = porch.watching
+    assert second is not None and second is not first
+    assert porch.watching_slot.watching is second
+    assert [w.name for w in second.config.watches] == ["housing", "parks"]
+    assert first._stop.is_set()  # the old sender thread ends
+
+    del data["watching"]
+    path.write_text(yaml.safe_dump(data))
+    assert lifecycle.reload()
+    assert porch.watching is None and porch.watching_slot.watching is None
+    assert second._stop.is_set()
+
+
+def test_a_reload_that_manages_a_room_starts_the_membership_ticker(
+    ops_porch: tuple[Porch, Lifecycle, Path, dict[str, Any]],
+) -> None:
+    porch, lifecycle, path, data = ops_porch
+    assert porch.membership is None
+    data["links"][0]["membership"] = {"manage": True}
+    path.write_text(yaml.safe_dump(data))
+    assert lifecycle.reload()
+    assert porch.membership is not None
+
+    def refreshes() -> list[InboxRow]:
+        return [r for r in porch.store.inbox.rows() if r.kind is EventKind.MEMBERSHIP_REFRESH]
+
+    wait_until(refreshes, 10, "the ticker's first reconciliation")
+    # A link changed while the ticker runs is reconciled at once, not at the next interval.
+    data["links"][0]["membership"]["groups"] = ["teachers"]
+    path.write_text(yaml.safe_dump(data))
+    assert lifecycle.reload()
+    assert len(refreshes()) == 2

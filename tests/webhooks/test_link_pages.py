@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -55,11 +56,20 @@ def browser_as(forum: SandboxForum, username: str) -> requests.Session:
     return browser
 
 
+def open_link(client: FlaskClient, page: str) -> str:
+    """Open ``page`` and press its button; the forum URL porch sends the browser to."""
+    shown = client.get(page)
+    assert shown.status_code == 200, shown.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+    assert csrf is not None, shown.text
+    opened = client.post(page, data={"csrf": csrf.group(1)})
+    assert opened.status_code == 303, opened.text
+    return opened.headers["Location"]
+
+
 def through_forum(client: FlaskClient, browser: requests.Session, page: str) -> str:
     """Open ``page`` and follow it to the forum; the path and query the forum sends back to."""
-    opened = client.get(page)
-    assert opened.status_code == 303, opened.text
-    answered = browser.get(opened.headers["Location"], allow_redirects=False, timeout=10)
+    answered = browser.get(open_link(client, page), allow_redirects=False, timeout=10)
     assert answered.status_code == 302, answered.text
     back = urlsplit(answered.headers["Location"])
     assert f"{back.scheme}://{back.netloc}" == PUBLIC
@@ -88,7 +98,7 @@ def test_the_forum_confirms_who_is_linked(
 def test_the_page_sends_a_signed_request_for_porchs_return_page(
     forum: SandboxForum, client: FlaskClient, start: Callable[[], str]
 ) -> None:
-    location = client.get(start()).headers["Location"]
+    location = open_link(client, start())
     assert location.startswith(f"{forum.base_url}/session/sso_provider?")
     payload = parse_qs(urlsplit(location).query)["sso"][0]
     request = parse_qs(base64.b64decode(payload).decode())
@@ -127,7 +137,7 @@ def test_a_replayed_answer_is_refused(
 
 def test_a_link_page_opens_once(client: FlaskClient, start: Callable[[], str]) -> None:
     page = start()
-    assert client.get(page).status_code == 303
+    open_link(client, page)
     again = client.get(page)
     assert again.status_code == 410
     assert "send !link to the bot again" in again.text
@@ -137,7 +147,7 @@ def test_a_link_page_opens_once(client: FlaskClient, start: Callable[[], str]) -
 def test_a_visitor_not_logged_in_is_sent_to_the_forum_login(
     forum: SandboxForum, store: Store, client: FlaskClient, start: Callable[[], str]
 ) -> None:
-    location = client.get(start()).headers["Location"]
+    location = open_link(client, start())
     answered = requests.get(location, allow_redirects=False, timeout=10)
     assert answered.status_code == 302
     assert answered.headers["Location"].endswith("/login")
@@ -155,7 +165,7 @@ def test_without_a_secret_the_pages_say_linking_is_off(store: Store) -> None:
 def test_the_forum_refuses_a_request_porch_did_not_sign(
     forum: SandboxForum, client: FlaskClient, start: Callable[[], str]
 ) -> None:
-    location = client.get(start()).headers["Location"]
+    location = open_link(client, start())
     query = parse_qs(urlsplit(location).query)
     browser = browser_as(forum, "alice")
     forged = f"{forum.base_url}/session/sso_provider?" + urlencode(

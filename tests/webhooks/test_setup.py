@@ -24,6 +24,8 @@ from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
 from bridges.matrix.config import MatrixConfig
 from bridges.matrix.registration import registration
+from bridges.moderation.config import ModerationConfig
+from bridges.review.config import ReviewConfig
 from tests.rig.forum import FORUM_API_KEY, WebhookSink
 from tests.rig.porch import porch_config_data
 from webhooks.config import PorchConfig, parse_config
@@ -343,3 +345,33 @@ def test_managed_membership_subscribes_to_group_membership_events(
     forum.flush_webhooks()
     names = [r.headers["X-Discourse-Event"] for r in webhook_sink.received]
     assert names == ["user_added_to_group", "user_removed_from_group"]
+
+
+def test_a_configured_review_queue_subscribes_to_reviewable_events(
+    forum: SandboxForum, webhook_sink: WebhookSink, config_for: Any, setup: Setup
+) -> None:
+    forum.change_settings(allowed_internal_hosts="localhost")
+    plain = config_for(local_url(webhook_sink))
+    assert setup(plain)[0] == 0
+    (hook,) = forum.web_hooks()
+    assert not {"reviewable_created", "reviewable_updated"} & hook.event_types
+
+    reviewed = plain.model_copy(
+        update={"moderation": ModerationConfig(review=ReviewConfig(room="!mods:localhost"))}
+    )
+    code, lines = setup(reviewed)
+    assert code == 0, lines
+    (hook,) = forum.web_hooks()
+    assert {"reviewable_created", "reviewable_updated"} <= hook.event_types
+    assert "reviewable_created, reviewable_updated" in lines[-1]
+    # A post the forum queues in a linked category reaches porch, and so does its decision.
+    first = forum.create_topic(
+        "alice", "town-square", "Queue me please", "A first post here, long enough."
+    )
+    forum.require_approval("bob")
+    forum.reply("bob", first["topic_id"], "This reply waits for a moderator.")
+    (pending,) = forum.pending_posts()
+    forum.reject(pending.id)
+    forum.flush_webhooks()
+    names = [r.headers["X-Discourse-Event"] for r in webhook_sink.received]
+    assert names == ["post_created", "reviewable_created", "reviewable_transitioned_to"]

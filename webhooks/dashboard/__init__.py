@@ -17,9 +17,9 @@ scripts and no external assets: the charts are inline SVG, the stylesheet is ser
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import json
-import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -50,10 +50,11 @@ from bridges.watching.report import (
 from policies.watching import EVERYONE, emerging
 from webhooks.config import PorchConfig
 from webhooks.dashboard.charts import heatmap, sparkline
-from webhooks.link_pages import public_base_url
+from webhooks.link_pages import RedactPaths, public_base_url, redact_access_log
 
 PREFIX = "/watching"
 COOKIE = "porch_watching"
+NONCE_COOKIE = "porch_watching_nonce"
 #: Seconds the forum has to answer a sign-in.
 NONCE_TTL = 600.0
 #: Days shown by default, and at most.
@@ -72,16 +73,10 @@ _HEADERS = {
 _SSO_QUERY = re.compile(r"(/watching/sso\?)[^\s\x1b]+")
 
 
-class RedactSignIn(logging.Filter):
+class RedactSignIn(RedactPaths):
     """Keeps the forum's sign-in answers out of the HTTP server's access log."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _SSO_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
+    pattern = _SSO_QUERY
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +94,18 @@ class Viewer:
         return self.admin or EVERYONE in watch.groups or bool(self.groups & set(watch.groups))
 
 
+#: A cell starting with one of these is a formula to spreadsheet programs (OWASP, "CSV
+#: Injection"); forum titles are anyone's to write.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` for a CSV cell: text that would start a formula is quoted with ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _groups(identity: Any) -> list[str]:
     groups = {*identity.groups, EVERYONE}
     if identity.admin:
@@ -112,9 +119,7 @@ def dashboard_blueprint(
     config: PorchConfig, store: Store, clock: Callable[[], float]
 ) -> Blueprint:
     """The dashboard's pages, bound to porch's config and store."""
-    access = logging.getLogger("werkzeug")
-    if not any(isinstance(f, RedactSignIn) for f in access.filters):
-        access.addFilter(RedactSignIn())
+    redact_access_log(RedactSignIn)
     pages = Blueprint(
         "watching_dashboard",
         __name__,
@@ -184,6 +189,17 @@ def dashboard_blueprint(
         query = request_query(nonce, f"{base}{PREFIX}/sso", secret.get_secret_value())
         response = redirect(f"{config.discourse.base_url}/session/sso_provider?{urlencode(query)}")
         response.headers.update(_HEADERS)
+        # Only this browser may bring the forum's answer back: an answer someone else started
+        # cannot sign a visitor in as them (login CSRF). Lax: the forum's redirect is top-level.
+        response.set_cookie(
+            NONCE_COOKIE,
+            nonce,
+            max_age=int(NONCE_TTL),
+            httponly=True,
+            samesite="Lax",
+            secure=base.startswith("https://"),
+            path=f"{PREFIX}/sso",
+        )
         return response
 
     @pages.get("/sso")
@@ -196,6 +212,14 @@ def dashboard_blueprint(
             )
         except ConnectRefused as exc:
             return page("message.html", 400, title="Not signed in", text=str(exc))
+        bound = request.cookies.get(NONCE_COOKIE, "")
+        if not hmac.compare_digest(bound.encode(), identity.nonce.encode()):
+            return page(
+                "message.html",
+                400,
+                title="Not signed in",
+                text="This answer from the forum is for a sign-in started in another browser.",
+            )
         if not records.use_nonce(identity.nonce, clock()):
             return page(
                 "message.html",
@@ -351,7 +375,7 @@ def dashboard_blueprint(
             ],
         )
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([{k: spreadsheet_cell(v) for k, v in r.items()} for r in rows])
         return Response(
             out.getvalue(), 200, headers=headers, content_type="text/csv; charset=utf-8"
         )

@@ -111,6 +111,8 @@ EVENT_TYPES: tuple[tuple[int, str, str], ...] = (
     (601, "tag_created", "tag"),
     (602, "tag_updated", "tag"),
     (603, "tag_destroyed", "tag"),
+    (901, "reviewable_created", "reviewable"),
+    (902, "reviewable_updated", "reviewable"),
     (1401, "group_user_added", "group_user"),
     (1402, "group_user_removed", "group_user"),
     (1501, "like_created", "like"),
@@ -406,6 +408,7 @@ _TYPE_IDS = {
     "group": 4,
     "category": 5,
     "tag": 6,
+    "reviewable": 9,
     "group_user": 14,
     "like": 15,
 }

@@ -85,7 +85,15 @@ class Running:
 def run_sync(store: Store) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
-    def start(config: MatrixConfig, room: str | None = None, **knobs: Any) -> Running:
+    def start(
+        config: MatrixConfig,
+        room: str | None = None,
+        *,
+        joined: ChatUser | None = None,
+        **knobs: Any,
+    ) -> Running:
+        """Run the sync loop with ``room`` linked; with ``joined``, once they see porch's
+        account join the room."""
         assert config.bot is not None
         links = []
         if room is not None:
@@ -111,6 +119,8 @@ def run_sync(store: Store) -> Iterator[Callable[..., Running]]:
         thread.start()
         run = Running(sync, thread, woken)
         running.append(run)
+        if joined is not None and room is not None:
+            wait_joined(joined, room, config.bot.user_id)
         return run
 
     yield start
@@ -148,6 +158,21 @@ def wait_joined(dana: ChatUser, room: str, user_id: str) -> None:
     )
 
 
+def recorded_then_down(
+    run_sync: Callable[..., Running],
+    config: MatrixConfig,
+    dana: ChatUser,
+    room: RoomID,
+    store: Store,
+    said: str,
+) -> None:
+    """Sync until dana's ``said`` is the inbox's only message, then stop: porch is down."""
+    first = run_sync(config, room, joined=dana)
+    dana.send_text(room, said)
+    wait_until(lambda: bodies(store) == [said], 20, f"{said!r} in the inbox")
+    first.stop()
+
+
 def test_the_first_sync_carries_no_history_and_later_messages_are_recorded(
     account: Account,
     matrix_user_factory: Callable[..., ChatUser],
@@ -157,8 +182,7 @@ def test_the_first_sync_carries_no_history_and_later_messages_are_recorded(
     dana = matrix_user_factory()
     room = linked_room(dana, account)
     dana.send_text(room, "Said before porch was there")
-    run = run_sync(account.config(sync_timeout=1), room)
-    wait_joined(dana, room, account.user_id)
+    run = run_sync(account.config(sync_timeout=1), room, joined=dana)
     sent = dana.send_text(room, "Hello from the square")
     wait_until(lambda: "Hello from the square" in bodies(store), 20, "the message in the inbox")
     [message] = messages(store)
@@ -178,11 +202,7 @@ def test_a_restart_resumes_the_sync_without_losing_or_repeating_anything(
     dana = matrix_user_factory()
     room = linked_room(dana, account)
     config = account.config(sync_timeout=1)
-    first = run_sync(config, room)
-    wait_joined(dana, room, account.user_id)
-    dana.send_text(room, "Before the restart")
-    wait_until(lambda: "Before the restart" in bodies(store), 20, "the first message")
-    first.stop()
+    recorded_then_down(run_sync, config, dana, room, store, "Before the restart")
     token = SyncState(store.db).session(account.user_id)
     assert token is not None
 
@@ -206,11 +226,7 @@ def test_a_gap_longer_than_one_sync_is_fetched_in_full(
     dana = matrix_user_factory()
     room = linked_room(dana, account)
     config = account.config(sync_timeout=1, timeline_limit=2)
-    first = run_sync(config, room)
-    wait_joined(dana, room, account.user_id)
-    dana.send_text(room, "Start")
-    wait_until(lambda: bodies(store) == ["Start"], 20, "the first message")
-    first.stop()
+    recorded_then_down(run_sync, config, dana, room, store, "Start")
     for n in range(7):
         dana.send_text(room, f"Missed {n}")
     run_sync(config, room)
@@ -227,8 +243,7 @@ def test_porchs_own_messages_are_not_recorded(
     dana = matrix_user_factory()
     room = linked_room(dana, account)
     config = account.config(sync_timeout=1)
-    run = run_sync(config, room)
-    wait_joined(dana, room, account.user_id)
+    run = run_sync(config, room, joined=dana)
     api = run.sync.api
     api.send(room, {"msgtype": "m.text", "body": "porch speaking"}, as_user=None, txn_id="t1")
     dana.send_text(room, "dana speaking")
@@ -295,8 +310,7 @@ def test_the_client_acts_as_the_account_only(
         waiting.whoami()
     dana = matrix_user_factory()
     room = linked_room(dana, account)
-    run_sync(config, room)
-    wait_joined(dana, room, account.user_id)
+    run_sync(config, room, joined=dana)
     # The same client works once the sync loop has logged in (it reads the stored token).
     assert waiting.whoami() == account.user_id
     event = waiting.send(
@@ -348,8 +362,7 @@ def test_what_was_said_before_porch_joined_a_room_is_not_carried(
     room = dana.create_room(name="Older room", preset="public_chat")
     dana.send_text(room, "History porch never saw")
     dana.invite(room, account.user_id)
-    run_sync(config, room)
-    wait_joined(dana, room, account.user_id)
+    run_sync(config, room, joined=dana)
     dana.send_text(room, "Said after porch joined")
     wait_until(lambda: "Said after porch joined" in bodies(store), 20, "the new message")
     assert bodies(store) == ["Said after porch joined"]
@@ -364,11 +377,7 @@ def test_a_stored_login_the_homeserver_dropped_is_replaced_and_the_sync_resumes(
     dana = matrix_user_factory()
     room = linked_room(dana, account)
     config = account.config(sync_timeout=1)
-    first = run_sync(config, room)
-    wait_joined(dana, room, account.user_id)
-    dana.send_text(room, "Before the logout")
-    wait_until(lambda: bodies(store) == ["Before the logout"], 20, "the first message")
-    first.stop()
+    recorded_then_down(run_sync, config, dana, room, store, "Before the logout")
     old = SyncState(store.db).session(account.user_id)
     assert old is not None and old.access_token is not None
     # The admin logs porch's device out (say, from another client's device list).

@@ -1,0 +1,42 @@
+"""The relay's context on real parts, for tests that drive the relay's pieces directly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bridges.context import RelayContext
+from bridges.discourse.client import ForumClient
+from bridges.discourse.config import DiscourseConfig
+from bridges.links import LinkConfig, RelayConfig
+from bridges.matrix.api import AppserviceAPI
+from bridges.matrix.config import MatrixConfig
+from bridges.matrix.ghosts import Ghosts
+from bridges.store.store import Store
+
+
+def _no_avatar(url: str) -> tuple[bytes, str]:
+    return b"", "image/png"
+
+
+def relay_context(
+    store: Store,
+    discourse: DiscourseConfig,
+    matrix: MatrixConfig,
+    chat: AppserviceAPI,
+    links: Sequence[LinkConfig],
+    **more: Any,
+) -> RelayContext:
+    """The context for ``links``: the double as the forum, ``chat`` on the homeserver, ghosts
+    whose avatars are never fetched; ``more`` sets other fields (``policies``...)."""
+    return RelayContext(
+        discourse=discourse,
+        matrix=matrix,
+        relay=RelayConfig(),
+        links=list(links),
+        store=store,
+        forum=ForumClient(discourse),
+        chat=chat,
+        ghosts=Ghosts(chat, store.profiles, matrix, _no_avatar),
+        **more,
+    )
