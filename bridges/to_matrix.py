@@ -8,7 +8,8 @@ See https://spec.matrix.org/v1.13/client-server-api/#threading
 - Uploads in a post follow its text as ``m.image`` / ``m.file`` events
   (:mod:`bridges.forum_media`).
 - ``post_edited`` becomes an ``m.replace`` from the same ghost; an edited first post or title
-  (``topic_edited``) replaces the thread root.
+  (``topic_edited``) replaces the thread root. Only the author's edits of a post are carried
+  (:mod:`bridges.forum_edits`).
 - ``post_destroyed``, the author's own delete (the "(post deleted by author)" rewrite, never
   shown as an edit) and ``topic_destroyed`` redact the copy and its media; ``post_recovered``
   carries the post again as a new event (a recovered first post becomes the thread's new root).
@@ -25,6 +26,7 @@ from typing import Any
 from bridges.context import RelayContext
 from bridges.facts import Crossings, Shown, Verdict
 from bridges.formatting import MatrixContent, forum_to_matrix
+from bridges.forum_edits import foreign_edit
 from bridges.forum_media import ForumMedia
 from bridges.links import LinkConfig
 from bridges.matrix.bot_format import name_author
@@ -266,9 +268,15 @@ class ToMatrix:
         if post.hidden:
             self._hidden(row, post)
             return
-        for copy in self._forum_copies(post.post_id):
+        copies = self._forum_copies(post.post_id)
+        # Only the author's edits are carried; the copy keeps the author's text otherwise.
+        foreign = foreign_edit(self.ctx.forum, post) if copies else None
+        for copy in copies:
             link = self._link(copy.link)
             if link is None:
+                continue
+            if foreign is not None:
+                self.ctx.audit(row, link, foreign.decision, foreign.editor)
                 continue
             verdict = self._decide(row, link, post)
             self.ctx.audit(row, link, verdict.decision, post.author.username)

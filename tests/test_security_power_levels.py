@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridges.membership.plan import moderates, power_level
 from bridges.model import UserID
+from policies.membership import moderates, power_level
 
 MOD, OTHER = UserID("@mod:hs"), UserID("@other:hs")
 

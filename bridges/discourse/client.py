@@ -45,7 +45,7 @@ from bridges.discourse.errors import (
     ForumTooLarge,
     ForumUnavailable,
 )
-from bridges.model import CategoryID, PostID, TopicID
+from bridges.model import CategoryID, ForumUsername, PostID, TopicID
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +349,27 @@ class ForumClient:
     def get_post(self, post_id: PostID) -> dict[str, Any]:
         """``GET /posts/{id}.json``: the post with its ``raw``."""
         return _dict(self._api.post_by_id(int(post_id)), f"GET /posts/{post_id}")
+
+    def revision_editor(self, post_id: PostID, number: int | None = None) -> ForumUsername | None:
+        """Who made revision ``number`` of a post (None: its latest revision); None when the
+        forum has no such revision.
+
+        ``GET /posts/{id}/revisions/{number}.json`` or ``.../revisions/latest.json``
+        (``PostsController#revisions`` / ``#latest_revision``); ``username`` of
+        ``PostRevisionSerializer`` is the editor's. Revision ``n`` made version ``n`` of the
+        post; the author's own edits within the grace period make none (the version stays 1),
+        and the forum answers 404.
+        """
+        which = "latest" if number is None else str(int(number))
+        path = f"/posts/{int(post_id)}/revisions/{which}.json"
+        try:
+            body = _dict(self._api._get(path), f"GET {path}")
+        except ForumNotFound:
+            return None
+        username = body.get("username")
+        if not isinstance(username, str) or not username:
+            raise ForumUnavailable(f"GET {path}: the answer names no editor")
+        return ForumUsername(username)
 
     def like(self, post_id: PostID, *, as_user: str) -> None:
         """``as_user`` likes the post; liking it again is not an error."""

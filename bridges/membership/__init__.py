@@ -2,7 +2,7 @@
 members of the forum groups it is for.
 
 :mod:`bridges.membership.config` is the ``links[].membership`` section,
-:mod:`bridges.membership.plan` decides (pure) who to invite and who to remove,
+:mod:`policies.membership` decides (pure) who to invite and who to remove,
 :mod:`bridges.membership.facts` reads what it decides on (the groups a room is for, a forum
 user's groups), :mod:`bridges.membership.rooms` applies it from the relay (webhooks, knocks,
 ``!accept`` and the periodic reconciliation), and :mod:`bridges.membership.ghosts` keeps

@@ -12,7 +12,7 @@ Events that move people (all in the inbox conversation ``porch:membership``, so 
   are read from the forum (``/groups/{name}/members.json``) and each managed room follows,
   which also catches a webhook that never arrived.
 
-Decisions are :mod:`bridges.membership.plan`'s; each invite, removal and queued knock is
+Decisions are :mod:`policies.membership`'s; each invite, removal and queued knock is
 written to the audit log (rule ``membership:...``).
 """
 
@@ -32,13 +32,6 @@ from bridges.links import LinkConfig
 from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
 from bridges.membership.facts import MANAGED_TIERS, MembershipFacts
 from bridges.membership.ghosts import may_read
-from bridges.membership.plan import (
-    EVERYONE,
-    RoomPlan,
-    entitled,
-    moderates,
-    plan_room,
-)
 from bridges.model import (
     ChatKnock,
     ChatMessage,
@@ -58,6 +51,13 @@ from bridges.store.identities import Identity, identities
 from bridges.store.inbox import Inbox, InboxRow, NewEvent
 from bridges.store.membership import ACCEPTED, Knock, MembershipRecords
 from bridges.worker import RetryLater
+from policies.membership import (
+    EVERYONE,
+    RoomPlan,
+    entitled,
+    moderates,
+    plan_room,
+)
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +339,7 @@ class Membership:
         entitlement: dict[UserID, bool | None],
         room_groups: frozenset[str],
         why_removed: str = NOT_ENTITLED,
-    ) -> RoomPlan:
+    ) -> RoomPlan[UserID]:
         memberships = self.ctx.chat.memberships(room)
         levels = self.facts.power_levels(room)
         creators = self.ctx.chat.room_creators(room)

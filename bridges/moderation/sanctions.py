@@ -57,6 +57,7 @@ from bridges.store.sanctions import Action, Sanction
 from bridges.store.store import Store
 from bridges.worker import RetryLater
 from policies.decision import Decision, Outcome
+from policies.membership import MODERATOR_LEVEL, power_level
 
 if TYPE_CHECKING:
     from bridges.context import RelayContext
@@ -66,8 +67,6 @@ log = logging.getLogger(__name__)
 
 #: Recorded as the policy version of sanction audit entries.
 VERSION = "sanctions-1"
-#: Members at this power level or above are a room's moderators: never sanctioned by porch.
-MODERATOR_LEVEL = 50
 #: The power level a muted member gets: below the spec's default ``events_default`` of 0.
 MUTED_LEVEL = -1
 
@@ -193,17 +192,6 @@ def _who(value: Any) -> str | None:
     if isinstance(value, Mapping) and isinstance(value.get("username"), str):
         return str(value["username"])
     return None
-
-
-def power_level(levels: Mapping[str, Any], user: str) -> int:
-    """A user's power level in a room's ``m.room.power_levels`` content (spec defaults)."""
-    users = levels.get("users")
-    users = users if isinstance(users, Mapping) else {}
-    value = users.get(user, levels.get("users_default", 0))
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 def record(store: Store, sanction: Sanction, inbox_id: int | None, outcome: str) -> None:

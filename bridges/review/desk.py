@@ -28,7 +28,6 @@ from bridges.context import RelayContext
 from bridges.formatting import forum_to_matrix
 from bridges.links import LinkConfig
 from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
-from bridges.membership.plan import power_level
 from bridges.model import (
     ChatMessage,
     ChatReaction,
@@ -48,6 +47,7 @@ from bridges.store.review import APPROVED, REJECTED, HeldItem, NewHeld, ReviewQu
 from policies import engine
 from policies.decision import Decision, Outcome
 from policies.facts import BodyFormat, Content
+from policies.membership import power_level
 
 log = logging.getLogger(__name__)
 

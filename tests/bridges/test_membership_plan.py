@@ -1,12 +1,12 @@
-"""Who belongs in a managed room: the pure decisions of :mod:`bridges.membership.plan`."""
+"""Who belongs in a managed room: the pure decisions of :mod:`policies.membership`."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridges.membership.plan import entitled, plan_room, power_level
 from bridges.model import UserID
+from policies.membership import entitled, plan_room, power_level
 
 ANA, BEN, CAT, DAN = (UserID(f"@{n}:localhost") for n in ("ana", "ben", "cat", "dan"))
 

@@ -8,7 +8,8 @@ from bridges import codec
 from bridges.discourse.payloads import PayloadError, inbox_event
 from bridges.matrix.events import inbox_events
 from bridges.model import ChatBan, EventKind, ForumUserChanged, PolicyRuleChanged
-from bridges.moderation.sanctions import in_force, parse_ban, power_level
+from bridges.moderation.sanctions import in_force, parse_ban
+from policies.membership import power_level
 
 NOW = 1_700_000_000.0  # 2023-11-14
 

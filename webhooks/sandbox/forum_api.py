@@ -44,6 +44,7 @@ from webhooks.sandbox.forum_model import (
     not_found,
 )
 from webhooks.sandbox.forum_render import avatar_png
+from webhooks.sandbox.forum_revisions import add_revision_routes
 from webhooks.sandbox.forum_sanctions import FLAG_TYPES, add_routes, flag_takes_action, hide
 from webhooks.sandbox.forum_serialize import (
     basic_topic,
@@ -839,4 +840,5 @@ def create_app(core: ForumCore) -> Flask:
         return _empty()
 
     add_routes(app, core, parse_params, json_response)
+    add_revision_routes(app, core, json_response)
     return app

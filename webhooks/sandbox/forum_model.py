@@ -159,6 +159,18 @@ class Topic:
 
 
 @dataclass
+class Revision:
+    """A ``PostRevision``: who made version ``number`` of a post (later edits by the same
+    editor within the grace period stay in it), and the raw it replaced."""
+
+    number: int
+    user_id: int
+    created_at: datetime
+    previous_raw: str
+    edit_reason: str | None = None
+
+
+@dataclass
 class Post:
     id: int
     topic_id: int
@@ -184,6 +196,8 @@ class Post:
     #: who made the current version, and when it began (PostRevisor's grace-period rule)
     last_editor_id: int = 0
     last_version_at: datetime | None = None
+    #: ``PostRevision`` rows, oldest first: one per version after the first
+    revisions: list[Revision] = field(default_factory=list)
 
     @property
     def is_first_post(self) -> bool:

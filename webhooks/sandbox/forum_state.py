@@ -36,6 +36,7 @@ from webhooks.sandbox.forum_model import (
     Group,
     PendingPost,
     Post,
+    Revision,
     SandboxRejection,
     Topic,
     Upload,
@@ -590,6 +591,9 @@ class ForumState(ForumData):
                 post.last_editor_id = editor.id
                 post.last_version_at = moment
                 post.edit_reason = edit_reason or None
+                post.revisions.append(
+                    Revision(post.version, editor.id, moment, post.raw, edit_reason or None)
+                )
             elif edit_reason:
                 post.edit_reason = edit_reason
             post.previous_raws.append(post.raw)

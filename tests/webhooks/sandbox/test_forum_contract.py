@@ -151,6 +151,10 @@ NOT_IN_SPEC: dict[tuple[str, str], str] = {
     ("PUT", "/admin/users/{}/unsuspend"): "lifting a suspension; not in the document",
     ("PUT", "/admin/users/{}/unsilence"): "lifting a silence; not in the document",
     ("PUT", "/posts/{}/unhide"): "unhiding a hidden post (staff); not in the document",
+    # PostsController#latest_revision / #revisions (forum_revisions.py; who edited a post,
+    # tests/bridges/discourse/test_client_revisions.py exercises them).
+    ("GET", "/posts/{}/revisions/latest"): "a post's latest revision; not in the document",
+    ("GET", "/posts/{}/revisions/{}"): "one revision of a post; not in the document",
     ("GET", "/session/sso_provider"): "DiscourseConnect provider: signed redirect to the caller",
     ("POST", "/sandbox/login"): "test-only: log a browser in as a member (session cookie)",
 }

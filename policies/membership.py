@@ -1,6 +1,7 @@
 """Who belongs in a managed room: pure decisions on plain data, no I/O.
 
-The facts come from :mod:`bridges.membership.rooms`: the groups a room is for, each linked
+Matrix user ids are plain strings here, as everywhere in :mod:`policies`. The facts come from
+:mod:`bridges.membership.rooms`: the groups a room is for, each linked
 user's forum groups (``None``: unknown), the room's memberships and power levels.
 
 Rules (issue 4, "Membership follows entitlement"):
@@ -18,9 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from bridges.model import UserID
+from typing import Any, Generic, TypeVar
 
 #: The power level from which a room member moderates it (the spec's default for kicks); such
 #: members are never removed automatically.
@@ -43,7 +42,7 @@ def entitled(
     return not set(room_groups).isdisjoint(user_groups)
 
 
-def power_level(power_levels: Mapping[str, Any] | None, user: UserID) -> int:
+def power_level(power_levels: Mapping[str, Any] | None, user: str) -> int:
     """``user``'s power level from an ``m.room.power_levels`` content (spec defaults when the
     room has none: the creator's 100 is not known here, so 0).
 
@@ -73,32 +72,36 @@ def _level(value: Any) -> int | None:
 
 
 def moderates(
-    power_levels: Mapping[str, Any] | None, creators: Collection[UserID], user: UserID
+    power_levels: Mapping[str, Any] | None, creators: Collection[str], user: str
 ) -> bool:
     """Whether ``user`` moderates the room: a creator (unlimited power since room v12), or a
     power level of :data:`MODERATOR_LEVEL` or more."""
     return user in creators or power_level(power_levels, user) >= MODERATOR_LEVEL
 
 
+#: A Matrix user id: the caller's own id type comes back in the plan.
+User = TypeVar("User", bound=str)
+
+
 @dataclass(frozen=True, slots=True)
-class RoomPlan:
+class RoomPlan(Generic[User]):
     """What to do in one room: who to invite, who to remove, and who waits on a fact."""
 
-    invite: tuple[UserID, ...] = ()
-    kick: tuple[UserID, ...] = ()
-    waiting: tuple[UserID, ...] = ()
+    invite: tuple[User, ...] = ()
+    kick: tuple[User, ...] = ()
+    waiting: tuple[User, ...] = ()
     #: Not entitled, but moderators of the room (or porch's own): left where they are.
-    kept: tuple[UserID, ...] = field(default=())
+    kept: tuple[User, ...] = field(default=())
 
 
 def plan_room(
-    entitlement: Mapping[UserID, bool | None],
-    memberships: Mapping[UserID, str],
-    protected: Collection[UserID],
-    invited_before: Collection[UserID],
+    entitlement: Mapping[User, bool | None],
+    memberships: Mapping[User, str],
+    protected: Collection[User],
+    invited_before: Collection[User],
     *,
     bulk_invite: bool = True,
-) -> RoomPlan:
+) -> RoomPlan[User]:
     """The invites and removals that bring a room in line with who is entitled.
 
     Args:
@@ -109,10 +112,10 @@ def plan_room(
         invited_before: users porch invited earlier and has not removed since.
         bulk_invite: ``False`` when the room is for ``everyone``: nobody is invited unasked.
     """
-    invite: list[UserID] = []
-    kick: list[UserID] = []
-    waiting: list[UserID] = []
-    kept: list[UserID] = []
+    invite: list[User] = []
+    kick: list[User] = []
+    waiting: list[User] = []
+    kept: list[User] = []
     for user in sorted(entitlement):
         allowed = entitlement[user]
         membership = memberships.get(user)
