@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 from bridges.formatting.dom import Element, Node
+from bridges.formatting.sanitize import HIDDEN_TAGS
 
 #: Elements laid out as blocks of their own (paragraph breaks around them).
 BLOCK_TAGS = frozenset(
@@ -43,6 +45,36 @@ class BlockTest:
             known = node.tag in BLOCK_TAGS or any(self(child) for child in node.children)
             self._seen[id(node)] = known
         return known
+
+
+def lay_out_blocks(
+    nodes: Iterable[Node],
+    is_block: Callable[[Node], bool],
+    block: Callable[[Element], list[str]],
+    run_text: Callable[[list[Node]], str],
+) -> list[str]:
+    """Nodes as blocks: each block element by ``block``, each run of inline nodes between them
+    as one paragraph by ``run_text`` (empty paragraphs dropped); hidden elements skipped."""
+    out: list[str] = []
+    run: list[Node] = []
+
+    def flush() -> None:
+        if run:
+            text = run_text(run)
+            if text:
+                out.append(text)
+            run.clear()
+
+    for node in nodes:
+        if isinstance(node, Element) and node.tag in HIDDEN_TAGS:
+            continue
+        if isinstance(node, Element) and is_block(node):
+            flush()
+            out.extend(block(node))
+        else:
+            run.append(node)
+    flush()
+    return out
 
 
 def paragraph(inline: str) -> str:

@@ -13,6 +13,7 @@ from bridges.formatting.dom import Element, Node, Text
 from bridges.formatting.layout import (
     BlockTest,
     collapse,
+    lay_out_blocks,
     list_start,
     paragraph,
     prefix_lines,
@@ -35,26 +36,9 @@ class _Plain:
 
     def blocks(self, nodes: Iterable[Node]) -> list[str]:
         """Render a sequence of nodes as blocks (each a string without blank edges)."""
-        out: list[str] = []
-        run: list[Node] = []
-
-        def flush() -> None:
-            if run:
-                text = paragraph(self.inline(run))
-                if text:
-                    out.append(text)
-                run.clear()
-
-        for node in nodes:
-            if isinstance(node, Element) and node.tag in HIDDEN_TAGS:
-                continue
-            if isinstance(node, Element) and self.is_block(node):
-                flush()
-                out.extend(self.block(node))
-            else:
-                run.append(node)
-        flush()
-        return out
+        return lay_out_blocks(
+            nodes, self.is_block, self.block, lambda run: paragraph(self.inline(run))
+        )
 
     def block(self, el: Element) -> list[str]:
         tag = el.tag

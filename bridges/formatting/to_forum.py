@@ -16,6 +16,7 @@ from bridges.formatting.dom import Element, Node, Text, parse_html
 from bridges.formatting.layout import (
     BlockTest,
     collapse,
+    lay_out_blocks,
     list_start,
     paragraph,
     prefix_lines,
@@ -178,26 +179,9 @@ class _Markdown:
     # -- blocks ---------------------------------------------------------------------------------
 
     def blocks(self, nodes: Iterable[Node]) -> list[str]:
-        out: list[str] = []
-        run: list[Node] = []
-
-        def flush() -> None:
-            if run:
-                text = self.paragraph(run)
-                if text:
-                    out.append(_escape_line_starts(text))
-                run.clear()
-
-        for node in nodes:
-            if isinstance(node, Element) and node.tag in HIDDEN_TAGS:
-                continue
-            if isinstance(node, Element) and self.is_block(node):
-                flush()
-                out.extend(self.block(node))
-            else:
-                run.append(node)
-        flush()
-        return out
+        return lay_out_blocks(
+            nodes, self.is_block, self.block, lambda run: _escape_line_starts(self.paragraph(run))
+        )
 
     def block(self, el: Element) -> list[str]:
         tag = el.tag

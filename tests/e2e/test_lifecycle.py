@@ -403,7 +403,7 @@ def start_blocked(porch: PorchProcess, waited_for: Callable[[], bool]) -> list[B
 
 
 def test_a_sighup_while_starting_is_applied_once_started(
-    linked: Callable[..., Linked], pg_url: str
+    pg_url: str, linked: Callable[..., Linked]
 ) -> None:
     porch = linked(start=False, store_url=pg_url).porch
     with migrations_held(pg_url) as waited_for:
@@ -423,7 +423,7 @@ def test_a_sighup_while_starting_is_applied_once_started(
 
 
 def test_a_sigterm_while_starting_exits_cleanly_once_started(
-    linked: Callable[..., Linked], pg_url: str
+    pg_url: str, linked: Callable[..., Linked]
 ) -> None:
     porch = linked(start=False, store_url=pg_url).porch
     with migrations_held(pg_url) as waited_for:

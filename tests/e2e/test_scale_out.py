@@ -43,7 +43,7 @@ def completed(ops_port: int) -> float:
 
 
 def test_two_workers_keep_each_thread_in_order_and_deliver_each_post_once(
-    linked: Callable[..., Linked], forum: SandboxForum, pg_url: str
+    pg_url: str, linked: Callable[..., Linked], forum: SandboxForum
 ) -> None:
     town = linked(start=False, store_url=pg_url)
     town.porch.start("--role", "web")

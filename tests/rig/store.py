@@ -7,6 +7,7 @@ other's rows and can run against a database that other things use too.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +24,17 @@ def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'porch.db'}"
 
 
+#: Tries at dropping a test's schema: a porch process still stopping may hold its tables, and
+#: PostgreSQL then ends the drop as a deadlock; the next try finds them free.
+_DROP_TRIES = 5
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose connections use a fresh, empty schema."""
+    """A PostgreSQL URL whose connections use a fresh, empty schema.
+
+    Ask for it before any fixture that starts porch, so it is torn down after porch stops.
+    """
     schema = f"porch_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
@@ -33,8 +42,15 @@ def pg_url() -> Iterator[str]:
     try:
         yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        for attempt in range(_DROP_TRIES):
+            try:
+                with admin.begin() as conn:
+                    conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+                break
+            except sa.exc.OperationalError:
+                if attempt == _DROP_TRIES - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
         admin.dispose()
 
 
