@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 #: Longest wait between two tries while the homeserver cannot be reached at all, so that its
 #: return is noticed soon even with a long ``relay.backoff_max``.
 OUTAGE_MAX_WAIT = 30.0
-#: Answers that mean "the homeserver is not there" (a proxy in front of a stopped one).
+#: Answers that mean "the platform is not there" (a proxy in front of a stopped one, or the
+#: forum's maintenance mode).
 _GATEWAY_ERRORS = frozenset({502, 503, 504})
 
 
@@ -60,7 +61,7 @@ class Relay:
         self.commands.on_unlinked = self.membership.unlinked
         #: Held crossings: the moderators room, decisions, the forum's own queue.
         self.review = ReviewDesk(ctx, self._route)
-        #: Consecutive deliveries that found the homeserver unreachable.
+        #: Consecutive deliveries that found a platform unreachable.
         self._outage = 0
 
     def handle(self, row: InboxRow) -> None:
@@ -83,6 +84,12 @@ class Relay:
                 ) from exc
             raise RetryLater(str(exc)) from exc
         except ForumUnavailable as exc:
+            if exc.unreachable or exc.status in _GATEWAY_ERRORS:
+                # The forum is down, in maintenance or behind a failing proxy: as with the
+                # homeserver, its outage must never make this event a dead letter.
+                raise RetryLater(
+                    f"forum unreachable: {exc}", self._outage_wait(), counts=False
+                ) from exc
             raise RetryLater(str(exc)) from exc
         except GhostRefused as refused:
             # A copy its author's ghost would send into a room the author may not read: refused

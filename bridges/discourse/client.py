@@ -228,10 +228,13 @@ class _Transport(DiscourseClient):  # type: ignore[misc]  # pydiscourse is untyp
             )
         except requests.Timeout as exc:
             raise ForumUnavailable(
-                f"{verb} {path}: the forum did not answer within {self.timeout:g}s"
+                f"{verb} {path}: the forum did not answer within {self.timeout:g}s",
+                unreachable=True,
             ) from exc
         except requests.RequestException as exc:
-            raise ForumUnavailable(f"{verb} {path}: cannot reach the forum ({exc})") from exc
+            raise ForumUnavailable(
+                f"{verb} {path}: cannot reach the forum ({exc})", unreachable=True
+            ) from exc
         log.debug("%s %s -> %s", verb, path, response.status_code)
         return raise_for_answer(verb, path, response)
 

@@ -39,14 +39,21 @@ class ForumRateLimited(ForumError):
 class ForumUnavailable(ForumError):
     """Transient: connection refused or reset, timeout, 5xx, or 503 read-only mode.
 
-    ``error_type`` is ``"read_only"`` when the forum is in read-only mode.
+    ``error_type`` is ``"read_only"`` when the forum is in read-only mode. ``unreachable``: no
+    answer at all (refused, reset, timed out), so the trouble is the forum's, not the request's.
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, error_type: str | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message, status=status)
         self.error_type = error_type
+        self.unreachable = unreachable
 
 
 class ForumRejected(ForumError):

@@ -42,3 +42,31 @@ def test_429_then_500s_delay_messages_without_loss_reordering_or_duplicates(
         wait_until(lambda: not store.inbox.rows(status="pending"), 10, "an empty inbox")
         assert store.inbox.rows(status="dead") == []
     assert len(live_posts(forum, first["topic_id"])) == 1 + len(sent)
+
+
+def test_a_forum_outage_longer_than_the_retries_delays_messages_but_loses_none(
+    linked: Callable[..., Linked], forum: SandboxForum
+) -> None:
+    town = linked(start=False)
+    # A forum answering 503 (down behind its proxy, or in maintenance) for more tries than make
+    # a dead letter: the outage is the forum's, not the messages', so nothing may be given up.
+    town.porch.data["relay"]["max_attempts"] = 2
+    town.porch.write()
+    town.porch.start()
+    first, root = open_thread(
+        town, forum, "Benches for the square", "Where should the new benches go?"
+    )
+    forum.fail_next(5, status=503, method="POST", path_prefix="/posts")
+    sent = [f"Bench spot {n}: by the fountain, in the shade." for n in range(3)]
+    for text in sent:
+        town.dana.send_text(town.room, text, root["event_id"])
+
+    posts = wait_for_post_count(forum, first["topic_id"], 1 + len(sent), timeout=60)
+    assert [p["raw"].rsplit("\n\n", 1)[-1] for p in posts[1:]] == sent
+    statuses = [
+        c.status for c in forum.requests_log() if c.method == "POST" and "/posts" in c.path
+    ]
+    assert statuses[:5] == [503] * 5, statuses
+    with porch_store(town.porch) as store:
+        wait_until(lambda: not store.inbox.rows(status="pending"), 10, "an empty inbox")
+        assert store.inbox.rows(status="dead") == []
