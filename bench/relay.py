@@ -457,7 +457,7 @@ class Sandbox:
                 "webhook_secret": self.webhook_secret,
             },
             "matrix": matrix_data,
-            "listen": {"host": "127.0.0.1", "port": porch_port},
+            "listen": {"host": "127.0.0.1", "port": porch_port, "ops": {"port": free_port()}},
             "store": {"url": self.store_url or f"sqlite:///{self.workdir / 'porch.db'}"},
             "links": [
                 {

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +27,9 @@ log = logging.getLogger(__name__)
 #: Message types that carry a file in ``url``.
 MEDIA_MSGTYPES = frozenset({"m.image", "m.file", "m.video", "m.audio"})
 
-#: Characters that would end or split the alt text / link text of the embed.
-_NAME_UNSAFE = re.compile(r"[\[\]|\\<>`*_~\n\r]")
+#: Characters that would end or split the alt text / link text of the embed, each to a
+#: space (a table, not a pattern: one pass in C, where a pattern substitutes match by match).
+_NAME_UNSAFE = str.maketrans(dict.fromkeys("[]|\\<>`*_~\n\r", " "))
 
 
 def human_size(size: int) -> str:
@@ -47,7 +47,7 @@ def human_size(size: int) -> str:
 
 def safe_name(name: str) -> str:
     """A file name fit to stand inside ``[...]`` of markdown (and shown as text)."""
-    cleaned = _NAME_UNSAFE.sub(" ", name).strip()
+    cleaned = name.translate(_NAME_UNSAFE).strip()
     return " ".join(cleaned.split()) or "file"
 
 

@@ -8,14 +8,14 @@ heading that names them (``relay.chat_sender_template``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from bridges.chat_media import MEDIA_MSGTYPES, MediaCarrier, media_facts
+from bridges.chat_media import MEDIA_MSGTYPES, MediaCarrier, MediaFacts, media_facts, safe_name
 from bridges.context import RelayContext
-from bridges.facts import Crossings
-from bridges.formatting import escape_markdown, matrix_to_forum, pill_url
+from bridges.facts import Crossings, held_subject
+from bridges.formatting import escape_markdown, forum_reading, matrix_to_forum, pill_url
 from bridges.links import LinkConfig
 from bridges.merged_posts import Segments, split
 from bridges.model import ChatMessage, EventID, RoomID, TopicID, UserID
@@ -45,6 +45,61 @@ class ForumAuthor:
             return raw
         _, _, rest = raw.partition("\n\n")
         return rest
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a chat message will say on the forum, rendered once: the text that is judged
+    (watched words, protections, the policy's transforms), shown to moderators when held, kept
+    with a held item and posted. A media message's file is uploaded only once the message may
+    cross; its name is judged with the text.
+
+    ``text``: the forum markdown (a media message: its caption, ``""`` without one);
+    ``reading``: the text forum readers see of it; ``media``: the file, for a media message.
+    """
+
+    text: str
+    reading: str
+    media: MediaFacts | None = None
+
+    @property
+    def judged(self) -> str:
+        """Everything of the message a forum reader may see: the markdown as posted, the text
+        it reads as (markup can split a word that reads whole), the file name."""
+        parts = [self.text]
+        if self.reading.strip() and self.reading.strip() != self.text.strip():
+            parts.append(self.reading)
+        if self.media is not None:
+            parts.append(safe_name(self.media.filename))
+        return "\n\n".join(p for p in parts if p)
+
+    def to_json(self) -> dict[str, Any]:
+        """The draft as kept with a held item (:mod:`bridges.store.review`)."""
+        media = None if self.media is None else asdict(self.media)
+        return {"text": self.text, "reading": self.reading, "media": media}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Draft:
+        """A kept draft back.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``data`` is not a kept draft.
+        """
+        media = data.get("media")
+        return cls(
+            str(data["text"]),
+            str(data["reading"]),
+            None if media is None else MediaFacts(**dict(media)),
+        )
+
+
+def text_draft(
+    body: str, formatted_body: str | None, mentions: Callable[[UserID], str | None]
+) -> Draft:
+    """The draft of a text message: rendered from ``formatted_body`` when there is one, else
+    from ``body`` (escaped, :func:`bridges.formatting.plain_to_forum`)."""
+    raw = matrix_to_forum(body, formatted_body, mentions=mentions)
+    return Draft(raw, forum_reading(raw))
 
 
 @dataclass(frozen=True)
@@ -117,25 +172,40 @@ class ChatPosting:
 
     # --- what -------------------------------------------------------------------------------
 
-    def text(self, msg: ChatMessage, as_user: str) -> str:
-        """The message as forum markdown (without any heading); media uploaded first."""
+    def draft(self, msg: ChatMessage) -> Draft:
+        """The message as forum markdown (without any heading), before any file is uploaded.
+
+        It is rendered from ``formatted_body`` when there is one, else from the plain ``body``
+        (escaped: :func:`bridges.formatting.plain_to_forum`); ``body`` is never judged in its
+        place, since a client may send two versions that differ.
+        """
         if msg.msgtype in MEDIA_MSGTYPES:
             facts = media_facts(msg, self.media.content_of(msg))
-            embed = self.media.embed(msg, facts, as_user)
-            if facts.caption is None:
-                return embed
-            caption = matrix_to_forum(facts.caption, facts.caption_html, mentions=self.mention)
-            return f"{caption}\n\n{embed}"
-        raw = matrix_to_forum(msg.body, msg.formatted_body, mentions=self.mention)
-        if msg.msgtype == "m.emote":
-            raw = f"*{self.displayname(msg.room_id, msg.sender)} {raw}*"
-        return raw
+            caption = ""
+            if facts.caption is not None:
+                caption = matrix_to_forum(facts.caption, facts.caption_html, mentions=self.mention)
+            return Draft(caption, forum_reading(caption), facts)
+        draft = text_draft(msg.body, msg.formatted_body, self.mention)
+        if msg.msgtype != "m.emote":
+            return draft
+        name = escape_markdown(self.displayname(msg.room_id, msg.sender))
+        raw = f"*{name} {draft.text}*"
+        return Draft(raw, forum_reading(raw))
 
-    def title_source(self, msg: ChatMessage) -> str:
-        """The text a new topic's title is cut from: the plain body (a caption, a file name)."""
-        if msg.msgtype == "m.emote":
-            return f"{self.displayname(msg.room_id, msg.sender)} {msg.body}"
-        return msg.body
+    def text(self, draft: Draft, msg: ChatMessage, as_user: str) -> str:
+        """The post's markdown (without any heading) from ``draft``: a media message's file is
+        uploaded now, as ``as_user``, and embedded after its caption."""
+        if draft.media is None:
+            return draft.text
+        embed = self.media.embed(msg, draft.media, as_user)
+        return f"{draft.text}\n\n{embed}" if draft.text else embed
+
+    def title_source(self, draft: Draft) -> str:
+        """The text a new topic's title is cut from: what the post reads as (a media message
+        without a caption: its file name)."""
+        if draft.reading.strip():
+            return draft.reading
+        return draft.media.filename if draft.media is not None else draft.text
 
     def mention(self, user_id: UserID) -> str | None:
         """A pill's forum name: the linked account, else the ghost's forum user."""
@@ -171,14 +241,30 @@ class ChatPosting:
 
     def decide(
         self, row: InboxRow, link: LinkConfig, msg: ChatMessage, topic_id: TopicID | None
-    ) -> Decision:
+    ) -> tuple[Decision, Draft]:
         """The policies' decision on carrying ``msg`` into ``topic_id`` (``None``: a new topic)
-        of the link's category (:mod:`bridges.facts`).
+        of the link's category (:mod:`bridges.facts`), and the draft it judged: the one kept
+        with the message's held item when it was held (an approval posts what the moderator
+        saw, not a new rendering), else rendered now.
 
         Raises:
             RetryLater: a fact the decision needs is unknown (the waiting is audited).
         """
-        return self.crossings.chat_message(row, link, msg, topic_id).decision
+        draft = self._kept(row, link, msg) or self.draft(msg)
+        verdict = self.crossings.chat_message(
+            row, link, msg, topic_id, draft.text, draft.judged, draft.to_json()
+        )
+        return verdict.decision, draft
+
+    def _kept(self, row: InboxRow, link: LinkConfig, msg: ChatMessage) -> Draft | None:
+        kept = self.crossings.review.kept(row, link, held_subject(msg))
+        if kept is None:
+            return None
+        try:
+            return Draft.from_json(kept)
+        except (KeyError, TypeError, ValueError):
+            log.warning("relay: the kept text of %s is unreadable; rendered again", msg.event_id)
+            return None
 
     def publish(
         self,

@@ -20,6 +20,7 @@ For every event that asks to cross a link, both directions:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -85,6 +86,11 @@ class Verdict:
     @property
     def crosses(self) -> bool:
         return self.decision.crosses
+
+
+def held_subject(msg: ChatMessage) -> str:
+    """What a held chat message is queued under, for its link (:mod:`bridges.review`)."""
+    return f"event:{msg.event_id}"
 
 
 class Crossings:
@@ -169,11 +175,23 @@ class Crossings:
     # --- chat -> forum ----------------------------------------------------------------------
 
     def chat_message(
-        self, row: InboxRow, link: LinkConfig, msg: ChatMessage, topic_id: TopicID | None
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        msg: ChatMessage,
+        topic_id: TopicID | None,
+        text: str,
+        judged: str,
+        keep: Mapping[str, Any] | None = None,
     ) -> Verdict:
         """Decide whether ``msg`` goes into the link's category (into ``topic_id``, or as a
-        new topic when it is ``None``). The transforms are applied later, by :meth:`apply`,
-        once the message is rendered.
+        new topic when it is ``None``). The transforms are applied later, by :meth:`apply`.
+
+        ``text`` is the message as the forum will get it (its markdown), ``judged`` all of it
+        a forum reader may see (:class:`bridges.chat_posting.Draft`): the watched words, the
+        protections and the links are judged on these, never on ``body`` (a client may send a
+        ``body`` that differs from its ``formatted_body``); a held message shows ``text`` to
+        the moderators and keeps ``keep`` for its approval.
 
         Raises:
             RetryLater: a fact the decision needs is unknown (recorded in the audit log).
@@ -215,7 +233,6 @@ class Crossings:
             forum_url=self.ctx.discourse.base_url,
         )
         if facts.outward:
-            text = f"{msg.body}\n{msg.formatted_body or ''}"
             readable = self.readable.among(text, facts.target_tier, topic_id)
             facts = replace(facts, readable_topic_ids=readable)
         unknown = [] if facts.source_tier is not None else [f"room {msg.room_id}"]
@@ -223,10 +240,12 @@ class Crossings:
             unknown.append(f"category {category}")
         username = None if identity is None else identity.forum_username
         decision = self._decide(row, link, crossing, facts, username, unknown, msg.sender)
-        decision = self.screening.chat_message(row, link, decision, msg)
-        held = Content(msg.body, BodyFormat.TEXT)
-        subject = f"event:{msg.event_id}"
-        return Verdict(self.review.consult(row, link, subject, decision, msg.sender, held, msg))
+        decision = self.screening.chat_message(row, link, decision, msg, judged)
+        held = Content(text, BodyFormat.MARKDOWN)
+        subject = held_subject(msg)
+        return Verdict(
+            self.review.consult(row, link, subject, decision, msg.sender, held, msg, keep)
+        )
 
     # --- the decision -----------------------------------------------------------------------
 

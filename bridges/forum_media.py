@@ -6,6 +6,12 @@ same ghost. In the text the upload stays a link to the forum, so the message rea
 own. Each forum file is uploaded to the media repository once (cached by its URL), and a file
 larger than ``relay.media_max_bytes`` is not mirrored at all: it stays a link.
 
+Only the forum's upload routes are mirrored (:mod:`bridges.discourse.media_paths`), fetched
+without porch's credentials, and an image only when the forum answers with an image. What the
+media events show comes from the post as the decision's transforms left it (the same HTML the
+text is made from): file names and alt text are redacted, anonymised and scrubbed like the
+text, and under ``hide_metadata`` the link back to the post leaves out the topic's slug.
+
 Message types: https://spec.matrix.org/v1.13/client-server-api/#mimage
 """
 
@@ -15,12 +21,14 @@ import hashlib
 import logging
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from bridges.context import RelayContext
 from bridges.discourse.errors import ForumRejected
+from bridges.discourse.media_paths import FileKind, forum_file, is_upload
+from bridges.facts import Shown
 from bridges.formatting.dom import Element, Node, parse_html, text_content
 from bridges.links import LinkConfig
 from bridges.matrix.errors import MatrixError, MatrixUnavailable
@@ -31,9 +39,6 @@ from bridges.store.post_media import MediaEvent, MediaInfo, PostMedia
 
 log = logging.getLogger(__name__)
 
-#: Where Discourse keeps uploaded files (``/uploads/default/original/1X/<sha1>.png``, and the
-#: secure-uploads routes of sites that protect them).
-UPLOAD_PATHS = ("/uploads/", "/secure-uploads/", "/secure-media-uploads/")
 #: Elements whose images and links are not this post's uploads: quotes of other posts, link
 #: previews, code.
 _NOT_OURS = frozenset({"pre", "code"})
@@ -47,21 +52,14 @@ _ATTACHMENT_SUFFIX = "|attachment"
 @dataclass(frozen=True, slots=True)
 class Upload:
     """A forum file shown in a post. ``url`` is absolute; ``width``/``height`` come from the
-    post's HTML when it gives them."""
+    post's HTML when it gives them. ``image``: shown as an image (mirrored only if the forum
+    answers with one), else an attachment link."""
 
     url: str
     filename: str
     width: int | None = None
     height: int | None = None
-
-
-def is_upload(url: str, base_url: str) -> bool:
-    """Whether ``url`` (absolute) is a file uploaded to the forum at ``base_url``."""
-    parts, base = urlsplit(url), urlsplit(base_url)
-    if (parts.scheme.lower(), parts.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()):
-        return False
-    prefix = base.path.rstrip("/")
-    return any(parts.path.startswith(prefix + p) for p in UPLOAD_PATHS)
+    image: bool = field(default=False, compare=False)
 
 
 def uploads_in(cooked: str, base_url: str) -> list[Upload]:
@@ -87,15 +85,17 @@ class _Finder:
             url = urljoin(self.base, href)
         except ValueError:
             return None
-        return url if is_upload(url, self.base) else None
+        found = forum_file(url, self.base)
+        return found.url if found is not None and found.kind is FileKind.UPLOAD else None
 
-    def add(self, url: str, filename: str, width: str = "", height: str = "") -> None:
+    def add(
+        self, url: str, filename: str, width: str = "", height: str = "", *, image: bool
+    ) -> None:
         if url in self._seen:
             return
         self._seen.add(url)
-        self.found.append(
-            Upload(url, _filename(filename, url), _dimension(width), _dimension(height))
-        )
+        name = _filename(filename, url)
+        self.found.append(Upload(url, name, _dimension(width), _dimension(height), image))
 
     def walk(self, nodes: Iterable[Node]) -> None:
         for node in nodes:
@@ -116,7 +116,7 @@ class _Finder:
         url = original or self.absolute(img.get("src"))
         if url is not None:
             name = title or img.get("alt") or img.get("title")
-            self.add(url, name, img.get("width"), img.get("height"))
+            self.add(url, name, img.get("width"), img.get("height"), image=True)
 
     def link(self, a: Element) -> None:
         img = a.find("img")
@@ -126,7 +126,7 @@ class _Finder:
             return
         url = self.absolute(a.get("href"))
         if url is not None:
-            self.add(url, text_content(a).strip())
+            self.add(url, text_content(a).strip(), image=False)
 
 
 def _dimension(value: str) -> int | None:
@@ -183,27 +183,37 @@ class ForumMedia:
 
     # --- mirroring ---------------------------------------------------------------------------
 
-    def mirror(self, url: str, filename: str) -> tuple[ContentURI, MediaInfo] | None:
+    def mirror(self, url: str, *, image: bool) -> tuple[ContentURI, MediaInfo] | None:
         """The ``mxc://`` copy of a forum file and what it is, uploading it the first time.
 
-        None when the file is not carried (too large, gone, refused by the media repository):
+        ``url`` must be one of the forum's file routes (:mod:`bridges.discourse.media_paths`);
+        with ``image``, the forum must answer with an image. None when the file is not carried
+        (not a file route, not an image, too large, gone, refused by the media repository):
         it then stays a link. An outage of either platform raises, so the delivery is retried.
         """
+        if forum_file(url, self.ctx.discourse.base_url) is None:
+            log.info("relay: %s stays a link: not one of the forum's file routes", url)
+            return None
         profiles = self.ctx.store.profiles
         uri, info = profiles.media_for(url), self.events.info(url)
         if uri is not None and info is not None:
+            if image and not info.mimetype.startswith("image/"):
+                return None
             return uri, info
         limit = self.ctx.relay.media_max_bytes
         try:
-            data, content_type = self.ctx.forum.download(url, limit)
+            data, content_type = self.ctx.forum.download(url, limit, images_only=image)
         except ForumRejected as exc:
             log.info("relay: %s stays a link: %s", url, exc)
             return None
         size = image_dimensions(data) if content_type.startswith("image/") else None
         info = MediaInfo(content_type, len(data), *(size or (None, None)))
         if uri is None:
+            # The repository keeps the upload's name for anyone holding the mxc: the forum's
+            # own file name (a hash) says nothing; the name shown is in the event.
+            stored_name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or None
             try:
-                uri = self.ctx.chat.upload(data, content_type, filename)
+                uri = self.ctx.chat.upload(data, content_type, stored_name)
             except MatrixUnavailable:
                 raise
             except MatrixError as exc:
@@ -224,14 +234,19 @@ class ForumMedia:
         text_event: EventID,
         post: ForumPost,
         ghost: UserID,
+        shown: Shown,
         *,
         remove: bool = True,
     ) -> None:
         """Make the thread show the post's current uploads after its text: send those not
         sent yet (a new post, a retry, an edit that added one) and, with ``remove``, redact
         those the post no longer shows (an edit that removed one). Finishing an interrupted
-        delivery of an older version of the post must not remove anything: ``remove=False``."""
-        uploads = uploads_in(post.cooked, self.ctx.discourse.base_url)
+        delivery of an older version of the post must not remove anything: ``remove=False``.
+
+        The uploads are read from ``shown``, the post as the decision's transforms left it,
+        never from the post itself: names and alt text must not bring back what they removed.
+        """
+        uploads = uploads_in(shown.content.body, self.ctx.discourse.base_url)
         wanted = {u.url for u in uploads}
         sent = self.events.for_post(link.name, post.post_id)
         for gone in (m for m in sent if remove and m.source_url not in wanted):
@@ -239,7 +254,7 @@ class ForumMedia:
         done = {m.source_url for m in sent}
         for upload in uploads:
             if upload.url not in done:
-                self._send(row, link, room, root, text_event, post, ghost, upload)
+                self._send(row, link, room, root, text_event, post, ghost, upload, shown)
 
     def retract(
         self, row: InboxRow, link: LinkConfig | None, post_id: PostID, reason: str
@@ -260,13 +275,14 @@ class ForumMedia:
         post: ForumPost,
         ghost: UserID,
         upload: Upload,
+        shown: Shown,
     ) -> None:
-        mirrored = self.mirror(upload.url, upload.filename)
+        mirrored = self.mirror(upload.url, image=upload.image)
         if mirrored is None:
             return
         uri, info = mirrored
         content = media_content(upload, uri, info)
-        content["external_url"] = self._post_url(post)
+        content["external_url"] = self._post_url(post, shown)
         content["m.relates_to"] = {
             "rel_type": "m.thread",
             "event_id": root,
@@ -287,8 +303,11 @@ class ForumMedia:
         )
         self.events.remove(event.room_id, event.event_id)
 
-    def _post_url(self, post: ForumPost) -> str:
+    def _post_url(self, post: ForumPost, shown: Shown) -> str:
         base = self.ctx.discourse.base_url
+        if shown.title_hidden:
+            # The slug is the title in other words (as for the text: bridges.to_matrix).
+            return f"{base}/t/{post.topic_id}/{post.post_number}"
         return f"{base}/t/{post.topic_slug}/{post.topic_id}/{post.post_number}"
 
 

@@ -26,7 +26,7 @@ from bridges.review.desk import ReviewDesk
 from bridges.store.inbox import InboxRow
 from bridges.to_forum import ToForum
 from bridges.to_matrix import ToMatrix
-from bridges.worker import RetryLater
+from bridges.worker import RetryLater, Unfixable
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,10 @@ class Relay:
 
     def handle(self, row: InboxRow) -> None:
         """Deliver one inbox event; raises :class:`RetryLater` when it must wait."""
-        event = codec.decode(row.kind, row.payload)
+        try:
+            event = codec.decode(row.kind, row.payload)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            raise Unfixable(f"the recorded event cannot be read: {exc}") from exc
         try:
             self._route(row, event)
         except ForumRateLimited as exc:

@@ -10,7 +10,9 @@
 - Edits and redactions by the original sender follow (:mod:`bridges.to_forum_changes`).
 
 Thread model: ``shared/DESIGN.md``. Exactly once: a retried ``POST /posts`` with the same text
-returns the first post (the forum's 120 s memo), and merging recognises its own marker.
+returns the first post (the forum's 120 s memo), a message handled again after a crash looks for
+the post an earlier attempt made (:mod:`bridges.forum_once`), and merging recognises its own
+marker.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bridges.context import RelayContext
 from bridges.discourse.client import CreatedPost, EnqueuedPost
 from bridges.discourse.errors import ForumNotFound, ForumRejected
 from bridges.formatting import title_from_text
+from bridges.forum_once import ForumOnce
 from bridges.links import LinkConfig
 from bridges.model import (
     ChatMessage,
@@ -44,8 +47,6 @@ log = logging.getLogger(__name__)
 #: Discourse's default ``min_topic_title_length`` and ``max_topic_title_length``.
 TITLE_MIN = 15
 TITLE_MAX = 255
-#: Discourse's answer to a title in use (``allow_duplicate_topic_titles`` off), in English.
-_TITLE_TAKEN = "has already been used"
 
 
 def _dated(title: str, origin_server_ts: int) -> str:
@@ -64,6 +65,7 @@ class ToForum:
         self.ctx = ctx
         self.posting = ChatPosting(ctx)
         self.changes = ChatChanges(ctx, self.posting)
+        self.once = ForumOnce(ctx)
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
         if isinstance(event, ChatMessage):
@@ -99,26 +101,22 @@ class ToForum:
             )
             self.ctx.audit(row, link, ignore("not-a-carried-thread", reason), msg.sender)
             return
-        decision = self.posting.decide(row, link, msg, thread.topic_id)
+        decision, draft = self.posting.decide(row, link, msg, thread.topic_id)
         if not decision.crosses:
             self.ctx.audit(row, link, decision, msg.sender)
             return
         author = self.posting.author(msg)
         published = self.posting.publish(
-            decision, msg, author, self.posting.text(msg, author.username)
+            decision, msg, author, self.posting.text(draft, msg, author.username)
         )
+        published = self.once.prepare(msg, published)
         self.ctx.audit(row, link, published.decision, msg.sender)
         author, text = published.author, published.text
         reply_to = self._reply_target(msg, thread)
         if reply_to is None and self._merge(link, thread, msg, author, text):
             return
         try:
-            result = self.ctx.forum.create_post(
-                as_user=author.username,
-                raw=author.raw(text),
-                topic_id=thread.topic_id,
-                reply_to_post_number=reply_to,
-            )
+            result = self.once.create_reply(row, link, msg, published, thread.topic_id, reply_to)
         except ForumRejected as exc:
             self._rejected(row, link, msg, thread.root_event_id, exc)
             return
@@ -128,7 +126,7 @@ class ToForum:
             )
             return
         self.ctx.store.mapping.add_message(self._copy(link, msg, result), self.ctx.clock())
-        self.posting.crossings.screening.flag(msg, result.post_id)
+        self.posting.crossings.screening.flag(msg, result.post_id, draft.judged)
         if link.merge_window > 0:
             self._add_part(link, msg, result)
 
@@ -156,7 +154,7 @@ class ToForum:
 
     def _new_topic(self, row: InboxRow, link: LinkConfig, msg: ChatMessage) -> None:
         """A top-level message starts a topic in the link's category and becomes its root."""
-        decision = self.posting.decide(row, link, msg, None)
+        decision, draft = self.posting.decide(row, link, msg, None)
         if not decision.crosses:
             self.ctx.audit(row, link, decision, msg.sender)
             return
@@ -165,38 +163,23 @@ class ToForum:
             decision,
             msg,
             author,
-            self.posting.text(msg, author.username),
-            self.posting.title_source(msg),
+            self.posting.text(draft, msg, author.username),
+            self.posting.title_source(draft),
         )
+        published = self.once.prepare(msg, published)
         self.ctx.audit(row, link, published.decision, msg.sender)
         author, text = published.author, published.text
         title = title_from_text(
             published.title or text, min_length=TITLE_MIN, max_length=TITLE_MAX
         )
         # The link's tags and those of the watched words it contains (``tag`` words).
-        tags = self.posting.crossings.screening.tags(msg.body, link.forum.tags)
+        tags = self.posting.crossings.screening.tags(draft.judged, link.forum.tags)
         try:
             category = self.ctx.category_of(link)
-            try:
-                result = self.ctx.forum.create_post(
-                    as_user=author.username,
-                    raw=author.raw(text),
-                    title=title,
-                    category_id=category,
-                    tags=tags,
-                )
-            except ForumRejected as exc:
-                if not any(_TITLE_TAKEN in m.lower() for m in exc.messages):
-                    raise
-                # Chat openers repeat ("Hello everyone"); the forum wants unique titles. The
-                # suffix depends on the message only, so a retry asks for the same title again.
-                result = self.ctx.forum.create_post(
-                    as_user=author.username,
-                    raw=author.raw(text),
-                    title=_dated(title, msg.origin_server_ts),
-                    category_id=category,
-                    tags=tags,
-                )
+            # Chat openers repeat ("Hello everyone"); the forum wants unique titles. The dated
+            # title depends on the message only, so a retry asks for the same title again.
+            titles = (title, _dated(title, msg.origin_server_ts))
+            result = self.once.create_topic(row, link, msg, published, titles, category, tags)
         except ForumRejected as exc:
             self._rejected(row, link, msg, None, exc)
             return
@@ -207,7 +190,7 @@ class ToForum:
             link.name, result.topic_id, msg.room_id, msg.event_id, result.post_id, Platform.CHAT
         )
         self.ctx.store.mapping.record_root(thread, self._copy(link, msg, result), self.ctx.clock())
-        self.posting.crossings.screening.flag(msg, result.post_id)
+        self.posting.crossings.screening.flag(msg, result.post_id, draft.judged)
         if link.merge_window > 0:
             self._add_part(link, msg, result)
 

@@ -72,7 +72,7 @@ class ChatChanges:
         found = self._own_copy(row, link, msg.room_id, msg.replaces, msg.sender)
         if found is None:
             return
-        decision = self.posting.decide(row, link, msg, found.head.topic_id)
+        decision, draft = self.posting.decide(row, link, msg, found.head.topic_id)
         if not decision.crosses:
             self.ctx.audit(row, link, decision, msg.sender)
             return
@@ -85,7 +85,7 @@ class ChatChanges:
             return
         author = self.posting.author_of_post(post, msg.room_id, msg.sender)
         published = self.posting.publish(
-            decision, msg, author, self.posting.text(msg, author.username)
+            decision, msg, author, self.posting.text(draft, msg, author.username)
         )
         self.ctx.audit(row, link, published.decision, msg.sender)
         author, text = published.author, published.text

@@ -24,10 +24,11 @@ import logging
 from typing import Any
 
 from bridges.context import RelayContext
+from bridges.discourse.media_paths import FileKind, forum_file
 from bridges.facts import Crossings, Shown, Verdict
 from bridges.formatting import MatrixContent, forum_to_matrix
 from bridges.forum_edits import foreign_edit
-from bridges.forum_media import ForumMedia
+from bridges.forum_media import ForumMedia, uploads_in
 from bridges.links import LinkConfig
 from bridges.matrix.bot_format import name_author
 from bridges.membership.ghosts import GhostRefused
@@ -179,7 +180,7 @@ class ToMatrix:
             False,
         )
         self.ctx.store.mapping.record_root(thread, root, self.ctx.clock())
-        self.media.sync(row, link, room, event_id, event_id, post, ghost)
+        self.media.sync(row, link, room, event_id, event_id, post, ghost, shown)
         return thread
 
     def _send_reply(
@@ -225,17 +226,31 @@ class ToMatrix:
             ),
             self.ctx.clock(),
         )
-        self.media.sync(row, link, room, thread.root_event_id, event_id, post, ghost)
+        self.media.sync(row, link, room, thread.root_event_id, event_id, post, ghost, shown)
 
     def _finish_media(
         self, row: InboxRow, link: LinkConfig, carried: Message, post: ForumPost
     ) -> None:
         thread = self.ctx.store.mapping.thread_for_topic(link.name, post.topic_id)
-        if thread is None:
+        if thread is None or not uploads_in(post.cooked, self.ctx.discourse.base_url):
+            return
+        # The decision the text went out under is not kept: the media follow the same one,
+        # taken again (as on a retry before the text went out), and nothing if it no longer
+        # lets the post cross.
+        verdict = self._decide(row, link, post)
+        if verdict.shown is None:
             return
         root = thread.root_event_id
         self.media.sync(
-            row, link, carried.room_id, root, carried.event_id, post, carried.sender, remove=False
+            row,
+            link,
+            carried.room_id,
+            root,
+            carried.event_id,
+            post,
+            carried.sender,
+            verdict.shown,
+            remove=False,
         )
 
     def _adopt_topic(
@@ -295,7 +310,9 @@ class ToMatrix:
             thread = self.ctx.store.mapping.thread_for_topic(link.name, post.topic_id)
             if thread is not None:
                 root = thread.root_event_id
-                self.media.sync(row, link, copy.room_id, root, copy.event_id, post, copy.sender)
+                self.media.sync(
+                    row, link, copy.room_id, root, copy.event_id, post, copy.sender, verdict.shown
+                )
 
     def _send_edit(
         self, row: InboxRow, link: LinkConfig, copy: Message, new: dict[str, Any]
@@ -394,7 +411,7 @@ class ToMatrix:
                 mapping.replace_root(link.name, post.topic_id, event_id)
             mapping.replace_event(link.name, post.post_id, event_id)
             root = thread_root or event_id
-            self.media.sync(row, link, copy.room_id, root, event_id, post, ghost)
+            self.media.sync(row, link, copy.room_id, root, event_id, post, ghost, shown)
 
     def _topic_edited(self, row: InboxRow, topic: ForumTopic) -> None:
         """A new title (or first post) shows in the thread root."""
@@ -428,7 +445,14 @@ class ToMatrix:
                 new = self._root_content(first, topic.title, verdict.shown)
                 self._send_edit(row, link, root, new)
                 self.media.sync(
-                    row, link, root.room_id, root.event_id, root.event_id, first, root.sender
+                    row,
+                    link,
+                    root.room_id,
+                    root.event_id,
+                    root.event_id,
+                    first,
+                    root.sender,
+                    verdict.shown,
                 )
 
     def _topic_destroyed(self, row: InboxRow, topic: ForumTopic) -> None:
@@ -507,14 +531,18 @@ class ToMatrix:
         return ghost if self.ctx.store.profiles.ghost(ghost) is not None else None
 
     def _inline_image(self, url: str) -> ContentURI | None:
-        """An image on the forum shown inside the text: uploaded once to the media repository.
+        """An image of the forum's own shown inside the text (an avatar, an emoji): uploaded
+        once to the media repository.
 
         Uploads are not: they follow the text as ``m.image`` events of their own
-        (:mod:`bridges.forum_media`), so in the text they stay links to the forum.
+        (:mod:`bridges.forum_media`), so in the text they stay links to the forum. Any other
+        forum path (``/admin/...``, a topic, a JSON route) is never fetched: it stays a link,
+        as an image on another site does (:mod:`bridges.discourse.media_paths`).
         """
-        if self.media.is_upload(url):
+        found = forum_file(url, self.ctx.discourse.base_url)
+        if found is None or found.kind is FileKind.UPLOAD:
             return None
-        mirrored = self.media.mirror(url, url.rsplit("/", 1)[-1])
+        mirrored = self.media.mirror(found.url, image=True)
         return None if mirrored is None else mirrored[0]
 
     def _sender(self, author: Author, room: RoomID, shown: Shown) -> UserID:

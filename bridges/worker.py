@@ -2,7 +2,10 @@
 
 A delivery that fails for a passing reason (an outage, a rate limit, a fact not yet known) is
 retried with exponential backoff; one that keeps failing is parked as a dead letter, which
-``porch status`` shows and ``porch retry`` puts back.
+``porch status`` shows and ``porch retry`` puts back. A failure no retry can cure (the event
+does not fit the store, collides with a mapping, cannot be read, or the platform called the
+request itself bad) parks the event at once: retrying it would only hold every later event of
+its conversation back for minutes (:func:`unfixable`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,13 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+import sqlalchemy.exc
+
 from bridges import metrics
 from bridges.backoff import backoff
+from bridges.discourse.errors import ForumRejected
 from bridges.links import RelayConfig
+from bridges.matrix.errors import MatrixError
 from bridges.store.inbox import Inbox, InboxRow
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,47 @@ class RetryLater(Exception):
         super().__init__(reason)
         self.delay = delay
         self.counts = counts
+
+
+class Unfixable(Exception):
+    """A delivery that no retry can make: the event is parked as a dead letter at once."""
+
+
+#: Store errors tied to the values written, not to the store's health: a value out of range or
+#: too long for its column, a row colliding with a unique mapping.
+_STORE_VALUE_ERRORS = (sqlalchemy.exc.DataError, sqlalchemy.exc.IntegrityError)
+_UNFIXABLE = (Unfixable, OverflowError, UnicodeEncodeError, *_STORE_VALUE_ERRORS)
+#: Matrix errcodes saying the request itself is wrong
+#: (https://spec.matrix.org/v1.13/client-server-api/#common-error-codes).
+_BAD_REQUEST_ERRCODES = frozenset({"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM"})
+#: Forum answers saying the request itself is wrong (malformed, too large). 403, 404 and 422
+#: are not here: a permission, a topic or a setting may change, so those keep their retries.
+_FORUM_BAD_REQUEST = frozenset({400, 413})
+
+
+def unfixable(exc: BaseException) -> bool:
+    """Whether retrying the delivery that raised ``exc`` cannot succeed.
+
+    True for :class:`Unfixable`, values the store refuses (:data:`_STORE_VALUE_ERRORS`, and
+    SQLite's ``OverflowError`` for an integer beyond 64 bits), text that cannot be encoded, and
+    requests a platform refused as malformed. Everything else, unknown errors included, counts
+    as passing (a network error, a 429, a platform's 5xx, the store being down) and is retried
+    with backoff as before. :class:`RetryLater` is always passing: its raiser said so.
+    """
+    seen: set[int] = set()
+    candidate: BaseException | None = exc
+    while candidate is not None and id(candidate) not in seen:
+        seen.add(id(candidate))
+        if isinstance(candidate, RetryLater):
+            return False
+        if isinstance(candidate, _UNFIXABLE):
+            return True
+        if isinstance(candidate, MatrixError) and candidate.errcode in _BAD_REQUEST_ERRCODES:
+            return True
+        if isinstance(candidate, ForumRejected) and candidate.status in _FORUM_BAD_REQUEST:
+            return True
+        candidate = candidate.__cause__
+    return False
 
 
 class Worker:
@@ -146,7 +194,11 @@ class Worker:
             log.warning("worker: event %d (%s) failed: %s", row.id, row.kind.value, exc)
             log.debug("worker: failure detail", exc_info=True)
             _count_failure(exc)
-            self._retry(row, f"{type(exc).__name__}: {exc}", None, counts=True)
+            error = f"{type(exc).__name__}: {exc}"
+            if unfixable(exc):
+                self._park(row, f"{error} (a retry cannot fix this)")
+            else:
+                self._retry(row, error, None, counts=True)
         else:
             now = self.clock()
             self.inbox.complete(row.id, now)
@@ -158,14 +210,17 @@ class Worker:
         attempts = row.attempts + 1 if counts else row.attempts
         direction = metrics.direction(row.source)
         if counts and attempts >= self.config.max_attempts:
-            log.error("worker: event %d parked as a dead letter: %s", row.id, error)
-            self.inbox.park(row.id, now, error)
-            metrics.WORKER_EVENTS.labels(direction, "dead").inc()
+            self._park(row, error)
             return
         metrics.WORKER_EVENTS.labels(direction, "retried" if counts else "paced").inc()
         if delay is None:
             delay = backoff(self.config.backoff_initial, attempts, self.config.backoff_max)
         self.inbox.retry_later(row.id, now + delay, error, count=counts)
+
+    def _park(self, row: InboxRow, error: str) -> None:
+        log.error("worker: event %d parked as a dead letter: %s", row.id, error)
+        self.inbox.park(row.id, self.clock(), error)
+        metrics.WORKER_EVENTS.labels(metrics.direction(row.source), "dead").inc()
 
 
 def _count_failure(exc: BaseException) -> None:

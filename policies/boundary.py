@@ -12,27 +12,29 @@ link whose topic cannot be told (``/p/<post>``, ``/c/...``, ``/tag/...``), count
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 from policies.facts import BodyFormat, Content, Facts
+from policies.linear import Found, Linear
 from policies.markup import soup
 from policies.rules import Change, Rewrite, RuleOptions, Transform
 
 QUOTES = "drop_restricted_quotes"
 LINKS = "neutralise_restricted_links"
 
-_TOPIC_PATH = re.compile(r"^/(?:t|raw|print)/([^/?#]+)(?:/([^/?#]+))?")
+# All RE2 patterns (linear time: a backtracking engine takes seconds on a long run of ``[``).
+_TOPIC_PATH = Linear(r"^/(?:t|raw|print)/([^/?#]+)(?:/([^/?#]+))?")
 # Forum paths whose target cannot be checked against the readable topics: a post permalink,
 # categories and tags (their pages show restricted titles and names).
-_OPAQUE_PATH = re.compile(r"^/(?:p|c|tag|tags|posts)(?:/|$)")
-_URL = re.compile(
-    r"""(?:https?://|www\.)[^\s<>"'()\[\]]+|(?<![\w/])/(?:t|p|c|tag|raw)/[^\s<>"'()\[\]]+"""
-)
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_QUOTE_TOKEN = re.compile(r"\[quote(?:=(\"[^\"]*\"|[^\]]*))?\]|\[/quote\]", re.IGNORECASE)
-_QUOTE_TOPIC = re.compile(r"topic:\s*(\d+)")
+_OPAQUE_PATH = Linear(r"^/(?:p|c|tag|tags|posts)(?:/|$)")
+# A link in text: absolute, or a forum path not glued to a word or a path (two patterns, since
+# the boundary belongs to the second only; see _links).
+_URL_ABSOLUTE = Linear(r"""(?:https?://|www\.)[^\s<>"'()\[\]]+""")
+_URL_PATH = Linear(r"""/(?:t|p|c|tag|raw)/[^\s<>"'()\[\]]+""", not_after=r"\w/")
+_MD_LINK = Linear(r"!?\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_QUOTE_TOKEN = Linear(r"\[quote(?:=(\"[^\"]*\"|[^\]]*))?\]|\[/quote\]", ignore_case=True)
+_QUOTE_TOPIC = Linear(r"topic:\s*(\d+)")
 
 
 class QuoteOptions(RuleOptions):
@@ -119,7 +121,7 @@ def _drop_bbcode_quotes(text: str, facts: Facts, placeholder: str) -> tuple[str,
     stack: list[tuple[int, str | None]] = []
     for token in _QUOTE_TOKEN.finditer(text):
         if token.group(0).lower() != "[/quote]":
-            stack.append((token.start(), token.group(1)))
+            stack.append((token.start(), token.group(1) if token.matched(1) else None))
         elif stack:
             start, params = stack.pop()
             if not stack:
@@ -141,6 +143,20 @@ def _drop_bbcode_quotes(text: str, facts: Facts, placeholder: str) -> tuple[str,
     return text, dropped
 
 
+def _links(text: str) -> list[tuple[int, int]]:
+    """The links of :data:`_URL_ABSOLUTE` and :data:`_URL_PATH` in ``text``, leftmost first and
+    not overlapping, as one alternation of the two would find them."""
+    spans = sorted(
+        [m.span() for m in _URL_ABSOLUTE.finditer(text)]
+        + [m.span() for m in _URL_PATH.finditer(text)]
+    )
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if not out or start >= out[-1][1]:
+            out.append((start, end))
+    return out
+
+
 def neutralise_restricted_links(options: LinkOptions, facts: Facts, content: Content) -> Rewrite:
     """Replace links into restricted topics, and their previews, with a placeholder.
 
@@ -151,14 +167,14 @@ def neutralise_restricted_links(options: LinkOptions, facts: Facts, content: Con
     def bare(text: str) -> str:
         nonlocal count
 
-        def one(match: re.Match[str]) -> str:
-            nonlocal count
-            if not points_inside(match.group(0), facts):
-                return match.group(0)
-            count += 1
-            return options.placeholder
-
-        return _URL.sub(one, text)
+        out: list[str] = []
+        at = 0
+        for start, end in _links(text):
+            if points_inside(text[start:end], facts):
+                out.append(text[at:start] + options.placeholder)
+                at = end
+                count += 1
+        return "".join(out) + text[at:]
 
     if content.format is BodyFormat.HTML:
         document = soup(content.body)
@@ -181,7 +197,7 @@ def neutralise_restricted_links(options: LinkOptions, facts: Facts, content: Con
         body = str(document) if count else content.body
     else:
 
-        def md(match: re.Match[str]) -> str:
+        def md(match: Found) -> str:
             nonlocal count
             if not points_inside(match.group(2), facts):
                 return match.group(0)

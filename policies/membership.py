@@ -16,10 +16,11 @@ Rules (issue 4, "Membership follows entitlement"):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from policies.linear import Linear
 
 #: The power level from which a room member moderates it (the spec's default for kicks); such
 #: members are never removed automatically.
@@ -58,7 +59,8 @@ def power_level(power_levels: Mapping[str, Any] | None, user: str) -> int:
     return _level(power_levels.get("users_default", 0)) or 0
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]{1,16}")
+# Used whole (fullmatch); ``\z`` keeps a search over a long text to one match at its end.
+_INTEGER = Linear(r"[+-]?[0-9]{1,16}\z")
 
 
 def _level(value: Any) -> int | None:

@@ -7,7 +7,6 @@ gets a neutral title, no tags and no category name, and any mention of them in t
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import replace
 
@@ -72,7 +71,14 @@ def hide_metadata(options: MetadataOptions, facts: Facts, content: Content) -> R
 def _slug(title: str) -> str:
     """Discourse's ASCII slug of a title (``Slug.ascii_generator``)."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    # Runs of anything but a-z and 0-9 become one "-", none at either end (as ``[^a-z0-9]+``
+    # substituted and the ends trimmed): a table and a split rather than that pattern, which
+    # substitutes match by match, and a title of "a." pairs is a match per pair.
+    return "-".join(ascii_title.lower().translate(_NOT_SLUG).split())
+
+
+#: Every ASCII character but a-z and 0-9, to a space (the text is ASCII by then).
+_NOT_SLUG = {c: " " for c in range(128) if not ("a" <= chr(c) <= "z" or "0" <= chr(c) <= "9")}
 
 
 TRANSFORM: Transform[MetadataOptions] = Transform(

@@ -8,26 +8,34 @@ module answers. Defaults (``moderation.protections``) are documented in the READ
 - a sender's first message to be carried, when it holds a link or media, is held;
 - a message mentioning more than 10 distinct people (or the whole room) is held
   (Discourse's ``max_mentions_per_post`` defaults to 10).
+
+Holding needs someone to review: with no moderators to show a held message to
+(:attr:`Limits.hold` false), the protections that hold do not apply, and a flood configured to
+refuse still refuses. A held message nobody can see waits forever, which loses it as surely as
+dropping it and without telling anyone; a member expects their message to arrive, and a
+moderator who set up no review expects porch not to queue messages for them.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from policies.decision import Decision, Outcome
+from policies.linear import Linear
 
 NAME = "protections"
 VERSION = "protections-1"
 
-_LINK = re.compile(r"(?:https?://|www\.)\S+|\bmxc://\S+", re.IGNORECASE)
-_HREF = re.compile(r"""href\s*=\s*["']([^"']+)""", re.IGNORECASE)
-_IMG = re.compile(r"<img\s", re.IGNORECASE)
-_ROOM = re.compile(r"(?<!\w)@room(?!\w)")
+# RE2 patterns (policies.linear): linear time on whatever a member sends.
+_LINK = Linear(r"(?:https?://|www\.)\S+", ignore_case=True)
+_MXC = Linear(r"mxc://\S+", ignore_case=True, not_after=r"\w")
+_HREF = Linear(r"""href\s*=\s*["']([^"']+)""", ignore_case=True)
+_IMG = Linear(r"<img\s", ignore_case=True)
+_ROOM = Linear(r"@room", not_after=r"\w", not_before=r"\w")
 #: What ``@room`` counts as: everyone, more than any limit.
 _EVERYONE = 10**6
-_PILL = re.compile(r"https://matrix\.to/#/(@[^\"'<>\s?/]+)")
-_USER_ID = re.compile(r"(?<![\w@])@[a-z0-9._=/+-]+:[a-zA-Z0-9.-]+(?::\d+)?")
+_PILL = Linear(r"https://matrix\.to/#/(@[^\"'<>\s?/]+)")
+_USER_ID = Linear(r"@[a-z0-9._=/+-]+:[a-zA-Z0-9.-]+(?::\d+)?", not_after=r"\w@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,8 @@ class Limits:
     new_user_links: bool = True
     #: 0: no limit.
     max_mentions: int = 10
+    #: Whether a protection may hold a message: false when nobody reviews held messages.
+    hold: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +79,8 @@ def traits(body: str, formatted_body: str | None, media: bool) -> Traits:
     people = {m.lower() for m in _PILL.findall(html)} | {m.lower() for m in _USER_ID.findall(body)}
     # A pill is a link only in form: it names a person, it leads nowhere else.
     hrefs = [h for h in _HREF.findall(html) if not _PILL.match(h)]
-    has_link = bool(_LINK.search(_PILL.sub("", body)) or hrefs or _IMG.search(html))
+    unpilled = _PILL.sub("", body)
+    has_link = bool(_LINK.search(unpilled) or _MXC.search(unpilled) or hrefs or _IMG.search(html))
     room = _ROOM.search(body) is not None
     return Traits(has_link, media, len(people) + (_EVERYONE if room else 0))
 
@@ -82,6 +93,8 @@ def protect(
     refuse, refused."""
     if limits is None or not (decision.crosses or decision.outcome is Outcome.HELD):
         return decision
+    if not limits.hold and not limits.flood_refuses:
+        return decision  # nothing left that may apply without a reviewer
     if activity.recent >= limits.flood_messages:
         why = (
             f"more than {limits.flood_messages} messages from the sender within "
@@ -89,8 +102,10 @@ def protect(
         )
         if limits.flood_refuses:
             return Decision(Outcome.REFUSED, f"{NAME}:flood", VERSION, why, facts=decision.facts)
-        return decision if decision.outcome is Outcome.HELD else _hold(decision, "flood", why)
-    if decision.outcome is Outcome.HELD:
+        if decision.outcome is Outcome.HELD or not limits.hold:
+            return decision
+        return _hold(decision, "flood", why)
+    if decision.outcome is Outcome.HELD or not limits.hold:
         return decision  # held already, for another reason that the review will show
     if (
         limits.new_user_links

@@ -16,6 +16,14 @@ Semantics follow Discourse's ``WordWatcher`` (``app/services/word_watcher.rb``;
   cross and records it; ``tag`` adds tags to a topic porch creates on the forum.
 
 Everything here is pure: the relay hands in the list (:class:`WordList`) and the text.
+
+Every word is matched by RE2 (:mod:`policies.linear`), in time linear in the text whatever the
+word and the text (a backtracking engine takes seconds on ``*x`` against a long run of ``!``).
+A regular-expression word that RE2 cannot run (a look-around or a backreference; Discourse's own
+client-side matcher avoids look-behinds for the same engines' sake) is skipped like an invalid
+one, and while such a word would block, silence or require approval, what it would judge is
+held for review (fail closed). Text longer than :data:`policies.linear.MAX_SCANNED` is refused
+rather than checked in part.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from bs4.element import NavigableString
 
 from policies.decision import Decision, Outcome, Step
 from policies.facts import BodyFormat, Content, Facts
+from policies.linear import MAX_SCANNED, Found, Linear, compile_linear, leftmost
 from policies.markup import soup
 from policies.rules import Change, Rewrite, Transform
 
@@ -44,11 +53,14 @@ NAME = "watched_words"
 WAITING_FOR = "watched_words"
 
 # Characters Discourse escapes in a plain word (``word.gsub(/([.*+?^${}()|\[\]\\])/, ...)``).
-_SPECIAL = re.compile(r"([.*+?^${}()|\[\]\\])")
-# Word boundaries of plain mode: Ruby ``(?:[^[:word:]]|^)(…)(?=[^[:word:]]|$)`` as look-arounds
-# so that the match is the word itself (Ruby's ``^``/``$`` are line anchors; a newline is not a
-# word character, so the look-arounds cover them).
-_BEFORE, _AFTER = r"(?<!\w)", r"(?!\w)"
+# (A translation table, not a pattern: one pass, no engine call per escaped character.)
+_SPECIAL = str.maketrans({c: "\\" + c for c in ".*+?^${}()|[]\\"})
+# Word boundaries of plain mode: Ruby ``(?:[^[:word:]]|^)(…)(?=[^[:word:]]|$)``, given to the
+# matcher as "not after / not before a word character" so that the match is the word itself
+# (Ruby's ``^``/``$`` are line anchors; a newline is not a word character, so this covers them).
+_WORD = r"\w"
+_SQUEEZE = Linear(r"\*+")
+_ABSOLUTE = Linear(r"^https?://", ignore_case=True)
 
 
 class WordAction(StrEnum):
@@ -72,7 +84,7 @@ def normalize_word(word: str) -> str:
     """Discourse's ``WatchedWord.normalize_word``: trimmed, repeated ``*`` squeezed, a Ruby
     ``(?-mix:…)`` wrapper removed."""
     word = word.strip()
-    word = re.sub(r"\*+", "*", word)
+    word = _SQUEEZE.sub("*", word)
     if word.startswith("(?-mix:") and word.endswith(")"):
         word = word[len("(?-mix:") : -1]
     return word
@@ -90,20 +102,33 @@ class WatchedWord:
 
 def word_pattern(word: str, regular_expressions: bool) -> str:
     """The expression that matches ``word`` (``WordWatcher.word_to_regexp``): raw in regex
-    mode; escaped, ``*`` as ``\\S*`` and bounded to whole words in plain mode."""
+    mode; escaped and ``*`` as ``\\S*`` in plain mode (where the matcher also requires whole
+    words: see :func:`_compile`)."""
     if regular_expressions:
         return f"(?:{word})"
-    escaped = _SPECIAL.sub(r"\\\1", word).replace(r"\*", r"\S*")
-    return f"{_BEFORE}(?:{escaped}){_AFTER}"
+    escaped = word.translate(_SPECIAL).replace(r"\*", r"\S*")
+    return f"(?:{escaped})"
 
 
-def _compile(pattern: str, case_sensitive: bool) -> re.Pattern[str] | None:
+def _compile(pattern: str, case_sensitive: bool, whole_words: bool) -> Linear | None:
     # MULTILINE: Ruby's ^ and $ always match at line ends (regex mode words use them).
-    flags = re.MULTILINE | (0 if case_sensitive else re.IGNORECASE)
+    boundary = _WORD if whole_words else ""
+    return compile_linear(
+        pattern,
+        multiline=True,
+        ignore_case=not case_sensitive,
+        not_after=boundary,
+        not_before=boundary,
+    )
+
+
+def _python_valid(pattern: str) -> bool:
+    # Only compiled, never run on text: tells a word RE2 cannot run from one that is invalid.
     try:
-        return re.compile(pattern, flags)
+        re.compile(pattern)
     except re.error:
-        return None
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -111,7 +136,9 @@ class WordList:
     """The watched words in force, and whether they are regular expressions.
 
     ``invalid`` names the words that are not valid expressions: like Discourse, porch skips
-    them (the forum's admin dashboard warns about them).
+    them (the forum's admin dashboard warns about them). ``unsupported`` names the valid ones
+    that RE2 cannot run (look-arounds, backreferences); they are skipped too, and listed in
+    ``invalid`` as well.
     """
 
     words: tuple[WatchedWord, ...] = ()
@@ -128,16 +155,17 @@ class WordList:
         return "words-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @cached_property
-    def _by_word(self) -> dict[WatchedWord, re.Pattern[str] | None]:
+    def _by_word(self) -> dict[WatchedWord, Linear | None]:
+        plain = not self.regular_expressions
         return {
-            w: _compile(word_pattern(w.word, self.regular_expressions), w.case_sensitive)
+            w: _compile(word_pattern(w.word, self.regular_expressions), w.case_sensitive, plain)
             for w in self.words
         }
 
     @cached_property
-    def _combined(self) -> dict[WordAction, tuple[re.Pattern[str], ...]]:
+    def _combined(self) -> dict[WordAction, tuple[Linear, ...]]:
         # One alternation per action and case sensitivity, as Discourse compiles them.
-        out: dict[WordAction, list[re.Pattern[str]]] = {}
+        out: dict[WordAction, list[Linear]] = {}
         for action in WordAction:
             for sensitive in (False, True):
                 parts = [
@@ -146,7 +174,7 @@ class WordList:
                     if w.action is action and w.case_sensitive is sensitive and compiled
                 ]
                 if parts:
-                    compiled = _compile("|".join(parts), sensitive)
+                    compiled = _compile("|".join(parts), sensitive, not self.regular_expressions)
                     if compiled is not None:
                         out.setdefault(action, []).append(compiled)
         return {action: tuple(patterns) for action, patterns in out.items()}
@@ -155,6 +183,15 @@ class WordList:
     def invalid(self) -> tuple[str, ...]:
         return tuple(w.word for w, compiled in self._by_word.items() if compiled is None)
 
+    @cached_property
+    def unsupported(self) -> tuple[WatchedWord, ...]:
+        """Valid expressions that RE2 cannot run, so porch cannot check them."""
+        return tuple(
+            w
+            for w, compiled in self._by_word.items()
+            if compiled is None and _python_valid(word_pattern(w.word, self.regular_expressions))
+        )
+
     def of(self, action: WordAction) -> tuple[WatchedWord, ...]:
         return tuple(w for w in self.words if w.action is action)
 
@@ -162,9 +199,9 @@ class WordList:
         """What in ``text`` the ``action`` words match: sorted, each once
         (``word_matches_for_action?(all_matches: true)``)."""
         found = {
-            m.group(0)
+            text[start:end]
             for pattern in self._combined.get(action, ())
-            for m in pattern.finditer(text)
+            for start, end in pattern.spans(text)
         }
         return tuple(sorted(found - {""}))
 
@@ -193,7 +230,7 @@ class WordList:
         and how many matches there were."""
         count = 0
 
-        def blot(match: re.Match[str]) -> str:
+        def blot(match: Found) -> str:
             nonlocal count
             count += 1
             return CENSOR_CHAR * len(match.group(0))
@@ -229,13 +266,13 @@ class WordList:
         return sorted(spans)
 
 
-def _literal(text: str) -> Callable[[re.Match[str]], str]:
+def _literal(text: str) -> Callable[[Found], str]:
     return lambda _match: text
 
 
 def link_url(url: str, forum_url: str | None) -> str:
     """A ``link`` word's target: Discourse prepends the forum's base URL to a relative one."""
-    if re.match(r"^https?://", url, re.IGNORECASE) or forum_url is None:
+    if _ABSOLUTE.match(url) or forum_url is None:
         return url
     return forum_url.rstrip("/") + "/" + url.lstrip("/")
 
@@ -254,12 +291,26 @@ class Rewritten:
 
 
 #: Markdown that replace and link leave alone, as cooking leaves hrefs and code alone: inline
-#: code, links and images, autolinks, bare URLs.
-_MD_KEEP = re.compile(
-    r"`[^`\n]*`|!?\[[^\]\n]*\]\([^)\n]*\)|<[a-z][a-z0-9+.-]*:[^>\s]*>"
-    r"|(?:https?://|www\.)[^\s<>()\[\]]+",
-    re.IGNORECASE,
+#: code, links and images, autolinks, bare URLs. One pattern per kind, each matching a run of
+#: adjacent spans of its kind at once: a single alternation searched again after each match
+#: costs a call into the engine per span (a line of backticks is 32,768 code spans) and, worse,
+#: each search scans on to the end of the line while an earlier-starting alternative is still
+#: open (an unclosed ``[b](`` before every code span), so its time grew with the square of the
+#: line. A kind starts with characters no other kind starts with, so at most one can match at
+#: a position, and :func:`~policies.linear.leftmost` gives the alternation's matches.
+_MD_KEEP_KINDS = (
+    Linear(r"(?:`[^`\n]*`)+", ignore_case=True),
+    Linear(r"(?:!?\[[^\]\n]*\]\([^)\n]*\))+", ignore_case=True),
+    Linear(r"(?:<[a-z][a-z0-9+.-]*:[^>\s]*>)+", ignore_case=True),
+    Linear(r"(?:(?:https?://|www\.)[^\s<>()\[\]]+)+", ignore_case=True),
 )
+_LABEL_SPECIAL = str.maketrans({c: "\\" + c for c in "[]\\"})
+
+
+#: Stands in for each kept span while plain-mode words run over all the rest of a text at
+#: once: white space and not a word character, like the edge of a text to the whole-word
+#: boundaries and to ``*`` (``\\S*``), so no match reaches across it.
+_GAP = "\x1c"
 
 
 def rewrite_markdown(words: WordList, text: str, forum_url: str | None = None) -> Rewritten:
@@ -267,22 +318,63 @@ def rewrite_markdown(words: WordList, text: str, forum_url: str | None = None) -
     word becomes ``[word](url)``. Censoring applies everywhere (the word must not show, even
     in a URL); replacing and linking leave code, links and URLs intact."""
     text, censored = words.censor(text)
-    out: list[str] = []
+    kept = list(leftmost(_MD_KEEP_KINDS, text))
+    if _at_once(words, text, forum_url):
+        # One pass of each word over the text with the kept spans masked, rather than one per
+        # stretch between kept spans: a line of short code spans has thousands of stretches.
+        gaps: list[str] = []
+        at = 0
+        for start, end in kept:
+            gaps.append(text[at:start])
+            at = end
+        gaps.append(text[at:])
+        masked, replaced = words.replace(_GAP.join(gaps))
+        spans = words.link_spans(masked)
+        pieces = _linked(masked, spans, forum_url).split(_GAP)
+        out = [pieces[0]]
+        for (start, end), piece in zip(kept, pieces[1:], strict=True):
+            out += [text[start:end], piece]
+        return Rewritten("".join(out), censored, replaced, len(spans))
+    out = []
     replaced = linked = at = 0
-    for kept in [*_MD_KEEP.finditer(text), None]:
-        end = len(text) if kept is None else kept.start()
-        piece, count = words.replace(text[at:end])
-        replaced += count
-        spans = words.link_spans(piece)
-        linked += len(spans)
-        for start, stop, url in reversed(spans):
-            label = re.sub(r"([\[\]\\])", r"\\\1", piece[start:stop])
-            piece = f"{piece[:start]}[{label}]({link_url(url, forum_url)}){piece[stop:]}"
-        out.append(piece)
-        if kept is not None:
-            out.append(kept.group(0))
-            at = kept.end()
+    for span in [*kept, None]:
+        end = len(text) if span is None else span[0]
+        if at != end:  # nothing between two kept spans (costs a call per span otherwise)
+            piece, count = words.replace(text[at:end])
+            replaced += count
+            spans = words.link_spans(piece)
+            linked += len(spans)
+            out.append(_linked(piece, spans, forum_url))
+        if span is not None:
+            out.append(text[span[0] : span[1]])
+            at = span[1]
     return Rewritten("".join(out), censored, replaced, linked)
+
+
+def _at_once(words: WordList, text: str, forum_url: str | None) -> bool:
+    """Whether the replace and link words may run over ``text`` with the kept spans masked by
+    :data:`_GAP` and give what they give on each stretch between kept spans."""
+    if words.regular_expressions or _GAP in text or _GAP in (forum_url or ""):
+        return False  # an expression may match the mask (``\\s``, ``.``, ``[^x]``)
+    for word in (*words.of(WordAction.REPLACE), *words.of(WordAction.LINK)):
+        pattern = words._by_word.get(word)
+        if _GAP in word.word or _GAP in (word.replacement or ""):
+            return False
+        if pattern is not None and pattern.search("") is not None:
+            return False  # only ``*``: it would match at each mask, even between two kept spans
+    return True
+
+
+def _linked(piece: str, spans: list[tuple[int, int, str]], forum_url: str | None) -> str:
+    """``piece`` with each of ``spans`` (in order, disjoint) written as a markdown link."""
+    out: list[str] = []
+    at = 0
+    for start, stop, url in spans:
+        label = piece[start:stop].translate(_LABEL_SPECIAL)
+        out += [piece[at:start], f"[{label}]({link_url(url, forum_url)})"]
+        at = stop
+    out.append(piece[at:])
+    return "".join(out)
 
 
 def rewrite_plain(words: WordList, text: str) -> Rewritten:
@@ -383,6 +475,10 @@ class Screened:
     tags: tuple[str, ...] = ()
 
 
+#: Actions whose words, when porch cannot run them, hold what they would judge.
+_STOPPING = frozenset({WordAction.BLOCK, WordAction.SILENCE, WordAction.REQUIRE_APPROVAL})
+
+
 def _quoted(found: Iterable[str]) -> str:
     return ", ".join(f"'{w}'" for w in found)
 
@@ -393,9 +489,13 @@ def screen(decision: Decision, words: WordList | None, text: str) -> Screened:
 
     - a decision that does not cross (and is not held) stays as it is;
     - ``words`` ``None`` means the list was never read: the decision waits (fail closed);
+    - text longer than :data:`~policies.linear.MAX_SCANNED` is refused (rule
+      ``watched_words:too_long``) rather than checked in part;
     - a ``block`` word refuses (rule ``watched_words:block``, the words in the reason), as
       does a ``silence`` word (``watched_words:silence``; porch does not silence anyone);
-    - a ``require_approval`` word holds (``watched_words:require_approval``);
+    - a ``require_approval`` word holds (``watched_words:require_approval``), and so does a
+      blocking, silencing or approval word that porch cannot run (``watched_words:unchecked``:
+      see :attr:`WordList.unsupported`);
     - ``censor``, ``replace`` and ``link`` words add the :data:`TRANSFORM` step;
     - ``flag`` and ``tag`` words are returned for the relay to act on.
     """
@@ -410,6 +510,16 @@ def screen(decision: Decision, words: WordList | None, text: str) -> Screened:
                 "the forum's watched words have not been read yet",
                 facts=decision.facts,
                 waiting_for=(WAITING_FOR,),
+            )
+        )
+    if words.words and len(text) > MAX_SCANNED:
+        return Screened(
+            Decision(
+                Outcome.REFUSED,
+                f"{NAME}:too_long",
+                words.version,
+                f"longer than the {MAX_SCANNED} characters checked against the watched words",
+                facts=decision.facts,
             )
         )
     for action in (WordAction.BLOCK, WordAction.SILENCE):
@@ -431,6 +541,21 @@ def screen(decision: Decision, words: WordList | None, text: str) -> Screened:
     flagged = words.matches(WordAction.FLAG, text)
     tags = words.tags(text)
     held = words.matches(WordAction.REQUIRE_APPROVAL, text)
+    unchecked = [w.word for w in words.unsupported if w.action in _STOPPING]
+    if unchecked and not held:
+        return Screened(
+            Decision(
+                Outcome.HELD,
+                f"{NAME}:unchecked",
+                words.version,
+                "watched words porch cannot check (look-arounds or backreferences): "
+                + _quoted(unchecked),
+                steps,
+                decision.facts,
+            ),
+            flagged,
+            tags,
+        )
     if held:
         return Screened(
             Decision(

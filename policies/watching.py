@@ -11,11 +11,13 @@ unknown is never readable (fail closed).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+
+from policies.linear import Linear, compile_linear, escape
+from policies.tiers import Tier
 
 #: The group every forum user is in; an unrestricted category is read by ``everyone``.
 EVERYONE = "everyone"
@@ -146,6 +148,56 @@ def readable(readers: frozenset[str] | None, groups: Iterable[str]) -> bool:
     return bool(readers.intersection(groups))
 
 
+def chat_readers(
+    category_readers: frozenset[str] | None,
+    category_tier: Tier | None,
+    room_tier: Tier | None,
+) -> frozenset[str] | None:
+    """The forum groups entitled to read a chat message of a linked room: the more closed of
+    the room and its link's category.
+
+    A chat message is first read by the room's members, whoever the category lets in. When the
+    room is no more closed than the category (an open room, or a room of the same tier as its
+    category), the category's reading groups are the audience porch can name. When the room is
+    more closed (an invite-only room linked to an open category), its members are not a forum
+    group porch knows: nobody's watch may read it (``None``). Any unknown part is ``None``
+    too (fail closed).
+    """
+    if category_readers is None or category_tier is None or room_tier is None:
+        return None
+    if room_tier.rank < category_tier.rank:
+        return None
+    return category_readers
+
+
+def readable_by_all(readers: frozenset[str] | None, groups: Iterable[str]) -> bool:
+    """Whether every member of every group in ``groups`` may read content whose reading groups
+    are ``readers``: the test for a watch, whose alerts and digests reach all of its groups at
+    once (a person needs only one reading group; an audience needs each of its groups to be
+    one). No groups at all reads nothing."""
+    if readers is None:
+        return False
+    if EVERYONE in readers:
+        return True
+    wanted = frozenset(groups)
+    return bool(wanted) and wanted <= readers
+
+
+def audience_may_read(
+    readers: frozenset[str] | None, audience: Iterable[frozenset[str]] | None
+) -> bool:
+    """Whether every person of a sink's ``audience`` (each person's forum groups) may read
+    content whose reading groups are ``readers``. ``None`` is an audience porch cannot name
+    (a public room, an email address, a webhook): only content everyone reads goes there."""
+    if readers is None:
+        return False
+    if EVERYONE in readers:
+        return True
+    if audience is None:
+        return False
+    return all(readable(readers, person) for person in audience)
+
+
 # --- matching -------------------------------------------------------------------------------
 
 
@@ -166,20 +218,29 @@ def in_scope(scope: Scope, obs: Observation) -> bool:
     )
 
 
-def compile_terms(terms: Terms) -> list[tuple[str, re.Pattern[str]]]:
-    """Each term with the expression that finds it.
+def _whole(pattern: str) -> Linear:
+    return Linear(pattern, ignore_case=True, not_after=r"\w", not_before=r"\w")
+
+
+def compile_terms(terms: Terms) -> list[tuple[str, Linear]]:
+    """Each term with the expression that finds it (RE2: linear time in the text).
 
     Raises:
-        re.error: a pattern is not a valid regular expression (config validation calls this).
+        ValueError: a pattern is not an expression RE2 can run (config validation calls this).
     """
-    found: list[tuple[str, re.Pattern[str]]] = []
+    found: list[tuple[str, Linear]] = []
     for word in terms.words:
-        found.append((word, re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)))
+        found.append((word, _whole(escape(word))))
     for phrase in terms.phrases:
-        spaced = r"\s+".join(re.escape(p) for p in phrase.split())
-        found.append((phrase, re.compile(rf"(?<!\w){spaced}(?!\w)", re.IGNORECASE)))
+        spaced = r"\s+".join(escape(p) for p in phrase.split())
+        found.append((phrase, _whole(spaced)))
     for pattern in terms.patterns:
-        found.append((pattern, re.compile(pattern, re.IGNORECASE)))
+        compiled = compile_linear(pattern, ignore_case=True)
+        if compiled is None:
+            raise ValueError(f"{pattern!r} is not a regular expression RE2 can run")
+        found.append((pattern, compiled))
+    for _, expr in found:
+        expr.check()
     return found
 
 
@@ -199,8 +260,23 @@ when where which while will with would your yours yourself yourselves really thi
 like want going please thanks thank know don't can't won't isn't aren't didn't doesn't you're
 we're they're"""
 STOPWORDS = frozenset(_STOP.split())
-_URL = re.compile(r"\w+://\S+")
-_WORD = re.compile(r"[^\W\d_][\w'-]{3,}")
+_URL = Linear(r"\w+://\S+")
+#: Runs of four or more word characters, apostrophes and hyphens. A word is such a run from
+#: its first letter (a word character but no digit or underscore) on, when that leaves four
+#: characters or more: what ``[^\W\d_][\w'-]{3,}`` finds, found run by run. That pattern cost
+#: a call into the engine per word; this one is a single character set, which Python's ``re``
+#: runs in linear time (see ``Linear``), at a fraction of that cost per match.
+_RUN = Linear(r"[\w'-]{4,}")
+
+
+def _words(text: str) -> Iterator[str]:
+    """What ``[^\\W\\d_][\\w'-]{3,}`` matches in ``text``, left to right."""
+    for run in _RUN.finditer(text):
+        letters = run.group(0)
+        # ``re``'s \w is ``str.isalnum`` and "_", its \d ``str.isdecimal``
+        first = next((i for i, c in enumerate(letters) if c.isalnum() and not c.isdecimal()), -1)
+        if first >= 0 and len(letters) - first >= 4:
+            yield letters[first:]
 
 
 def keywords(text: str, limit: int = 8) -> tuple[str, ...]:
@@ -208,8 +284,8 @@ def keywords(text: str, limit: int = 8) -> tuple[str, ...]:
     letters, no stop words, most frequent first (ties in order of appearance), at most
     ``limit``. Emerging words are counted from these."""
     counts: dict[str, int] = {}
-    for match in _WORD.finditer(_URL.sub(" ", text)):
-        word = match.group(0).lower().strip("'-").removesuffix("'s")
+    for found in _words(_URL.sub(" ", text)):
+        word = found.lower().strip("'-").removesuffix("'s")
         if len(word) >= 4 and word not in STOPWORDS:
             counts[word] = counts.get(word, 0) + 1
     ranked = sorted(counts, key=lambda w: -counts[w])

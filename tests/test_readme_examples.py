@@ -14,6 +14,7 @@ import contextlib
 import functools
 import io
 import re
+import secrets
 import subprocess
 import sys
 import typing
@@ -36,15 +37,18 @@ EXAMPLE = REPO / "deploy" / "porch.example.yaml"
 
 #: The variables the README's and the example's optional blocks name without a default.
 ENVIRON = {
-    "DISCOURSE_API_KEY": "forum-api-key-for-tests",
-    "DISCOURSE_WEBHOOK_SECRET": "webhook-secret-for-tests",
-    "DISCOURSE_CONNECT_SECRET": "connect-secret-for-tests",
-    "PORCH_AS_TOKEN": "as-token-for-tests-0123456789",
-    "PORCH_HS_TOKEN": "hs-token-for-tests-0123456789",
-    "PORCH_BOT_PASSWORD": "bot-password-for-tests",
-    "PORCH_BOT_TOKEN": "syt_bot_token_for_tests",
-    "PORCH_REVIEW_TOKEN_MONA": "m" * 40,
-    "PORCH_WATCH_WEBHOOK_SECRET": "watch-webhook-secret-for-tests",
+    name: secrets.token_hex(24)
+    for name in (
+        "DISCOURSE_API_KEY",
+        "DISCOURSE_WEBHOOK_SECRET",
+        "DISCOURSE_CONNECT_SECRET",
+        "PORCH_AS_TOKEN",
+        "PORCH_HS_TOKEN",
+        "PORCH_BOT_PASSWORD",
+        "PORCH_BOT_TOKEN",
+        "PORCH_REVIEW_TOKEN_MONA",
+        "PORCH_WATCH_WEBHOOK_SECRET",
+    )
 }
 
 
@@ -119,21 +123,37 @@ def uncommented(text: str) -> str:
     return re.sub(r"(?m)^(\s*)# ", r"\1", text)
 
 
-def test_the_example_is_valid_as_shipped_without_any_variable() -> None:
-    config = load_config(EXAMPLE, environ={})
+def test_the_example_ships_no_secret_each_one_is_a_variable_to_set() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(EXAMPLE, environ={})
+    assert set(caught.value.errors) == {
+        "discourse.api_key: environment variable DISCOURSE_API_KEY is not set",
+        "discourse.webhook_secret: environment variable DISCOURSE_WEBHOOK_SECRET is not set",
+        "matrix.appservice.as_token: environment variable PORCH_AS_TOKEN is not set",
+        "matrix.appservice.hs_token: environment variable PORCH_HS_TOKEN is not set",
+    }
+    config = load_config(EXAMPLE, environ=ENVIRON)
     assert config.matrix.mode == "appservice"
     assert config.watching.watches == () and config.policies == {}
 
 
-def test_porch_check_accepts_the_example_with_the_variables_it_names() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "webhooks.cli", "check", "-c", str(EXAMPLE)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", **ENVIRON},
-        timeout=60,
-    )
+def test_porch_check_accepts_the_example_once_its_hosts_are_ones_own(tmp_path: Path) -> None:
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "webhooks.cli", "check", "-c", str(path)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", **ENVIRON},
+            timeout=60,
+        )
+
+    shipped = check(EXAMPLE)
+    assert shipped.returncode == 1
+    assert "discourse.url: forum.example.org is an example host" in shipped.stderr
+    own = tmp_path / "porch.yaml"
+    own.write_text(EXAMPLE.read_text(encoding="utf-8").replace("example.org", "town.test"))
+    result = check(own)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok (1 link(s))" in result.stdout
 

@@ -5,10 +5,12 @@ to the inbox (``bridges.store``) and answers; it never delivers anything itself.
 from any door or from routing, is JSON with a reason — Matrix-shaped (``errcode``) on the
 homeserver's routes — never an HTML page.
 
-Beside the doors: ``/healthz`` and ``/readyz`` (:mod:`webhooks.health`) and ``/metrics``
-(:mod:`webhooks.metrics`). A worker-only process serves just those three
-(:func:`create_ops_app`), so that it can be probed and scraped too. The account-linking pages
-(:mod:`webhooks.link_pages`) are for people's browsers, so they alone answer in HTML.
+Beside the doors: ``/healthz`` (:mod:`webhooks.health`). ``/readyz`` and ``/metrics``
+(:mod:`webhooks.metrics`) are on the operators' listener only (:func:`create_ops_app`,
+``listen.ops``): the numbers are for the operator's tools, and every ``/readyz`` reaches the
+forum with porch's admin key, so anyone able to reach the doors must not be able to ask for
+them. The account-linking pages (:mod:`webhooks.link_pages`) are for people's browsers, so they
+alone answer in HTML.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from webhooks.config import PorchConfig
 from webhooks.dashboard import dashboard_blueprint
 from webhooks.discourse import discourse_blueprint
 from webhooks.errors import matrix_error, refuse
-from webhooks.health import Readiness, forum_check, health_blueprint, homeserver_check, store_check
+from webhooks.health import (
+    Readiness,
+    cached_check,
+    forum_check,
+    health_blueprint,
+    homeserver_check,
+    store_check,
+)
 from webhooks.link_pages import link_pages_blueprint, public_base_url
 from webhooks.matrix_sync import sync_check
 from webhooks.metrics import (
@@ -70,7 +79,8 @@ def create_app(
         on_accepted: called after a door committed a new event (e.g. to wake the relay
             worker); not called for duplicates or refusals.
     """
-    app = _ops_app(config, store)
+    app = _base_app()
+    app.register_blueprint(health_blueprint(store))
     # The forum's limit for every route; the appservice door raises it for transactions.
     app.config["MAX_CONTENT_LENGTH"] = config.discourse.max_body_bytes
     wake = on_accepted or _nothing
@@ -89,19 +99,25 @@ def create_app(
     return app
 
 
-def create_ops_app(config: PorchConfig, store: Store) -> Flask:
-    """The operator endpoints alone (``/healthz``, ``/readyz``, ``/metrics``), for a process
-    that runs only the worker (``porch serve --role worker --ops-port N``)."""
-    return _ops_app(config, store)
+def create_ops_app(
+    config: PorchConfig, store: Store, *, clock: Callable[[], float] = time.monotonic
+) -> Flask:
+    """The operators' endpoints (``/healthz``, ``/readyz``, ``/metrics``), served on the ops
+    listener (``listen.ops``) of every porch process, never on the public one.
 
-
-def _ops_app(config: PorchConfig, store: Store) -> Flask:
-    app = Flask(__name__)
+    ``clock`` (monotonic seconds) times how long ``/readyz`` reuses its forum answer.
+    """
+    app = _base_app()
+    # The forum check spends the forum's site-wide admin API budget: one request per
+    # interval, however many probes come.
+    forum = cached_check(
+        forum_check(config.discourse), config.listen.ops.forum_check_interval, clock=clock
+    )
     readiness = Readiness(
         {
             "store": store_check(store),
             "homeserver": homeserver_check(config.matrix),
-            "forum": forum_check(config.discourse),
+            "forum": forum,
             # Bot mode: porch's account must be syncing (none in appservice mode).
             **sync_check(config, store),
         }
@@ -113,6 +129,11 @@ def _ops_app(config: PorchConfig, store: Store) -> Flask:
     collector = StoreCollector(store, config.links)
     app.extensions["porch.store_collector"] = collector
     app.register_blueprint(metrics_blueprint(metrics_registry(store, config.links, collector)))
+    return app
+
+
+def _base_app() -> Flask:
+    app = Flask(__name__)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app

@@ -1,8 +1,9 @@
 """The application-service API: the homeserver's door.
 
 https://spec.matrix.org/v1.13/application-service-api/ — every request carries the
-``hs_token``; transactions are recorded atomically and a retried transaction id is acknowledged
-without recording it again. The unprefixed legacy routes behave the same (matrix.md §1.2).
+``hs_token``; transactions are recorded atomically, and an event already recorded (a retried
+transaction, or a transaction id the homeserver reused) is acknowledged without recording it
+again. The unprefixed legacy routes behave the same (matrix.md §1.2).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import sqlalchemy.exc
 from flask import Blueprint, Response, request
 
 from bridges.matrix.config import MatrixConfig
-from bridges.matrix.events import inbox_events
+from bridges.matrix.events import Skipped, read_events
 from bridges.model import UserID
+from bridges.store.audit import AuditEntry, AuditLog
+from bridges.store.limits import text_problem
 from bridges.store.store import Store
+from policies.decision import Outcome
 from webhooks.errors import answer, matrix_error
 from webhooks.link_pages import RedactPaths, redact_access_log
 
@@ -94,15 +98,20 @@ def appservice_blueprint(
         return None
 
     def transaction(txn_id: str) -> tuple[Response, int]:
+        problem = text_problem(txn_id)
+        if problem is not None:
+            return matrix_error(400, "M_INVALID_PARAM", f"the transaction id {problem}")
         try:
             body = json.loads(request.get_data(cache=True))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):
+            # ValueError: not UTF-8, not JSON, or an integer of more digits than Python reads.
             return matrix_error(400, "M_NOT_JSON", "the transaction body is not valid JSON")
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             return matrix_error(400, "M_BAD_JSON", "the transaction needs an 'events' list")
-        events = inbox_events(body["events"], is_ours=is_ours)
+        read = read_events(body["events"], is_ours=is_ours)
+        events = read.events
         try:
-            fresh = store.inbox.append_transaction(txn_id, events, now=clock())
+            recorded = store.inbox.append_transaction(txn_id, events, now=clock())
         except sqlalchemy.exc.SQLAlchemyError as exc:
             log.error(
                 "appservice: transaction %s not recorded, the store failed (%s); "
@@ -111,17 +120,19 @@ def appservice_blueprint(
                 type(exc).__name__,
             )
             return matrix_error(500, "M_UNKNOWN", "porch's store is unavailable; retry later")
-        if not fresh:
-            log.info("appservice: transaction %s was already recorded", txn_id)
-        else:
-            log.debug(
-                "appservice: transaction %s: %d of %d event(s) recorded",
-                txn_id,
-                len(events),
-                len(body["events"]),
-            )
-            if events:
-                on_accepted()
+        # Duplicates are recognised per event (its id), never by txn_id: Synapse reuses
+        # transaction ids after it restarts (see Inbox.append_transaction).
+        log.debug(
+            "appservice: transaction %s: %d of %d event(s) recorded, %d already were",
+            txn_id,
+            recorded,
+            len(body["events"]),
+            len(events) - recorded,
+        )
+        if recorded:
+            on_accepted()
+        if read.skipped:
+            _audit_skipped(store.audit, read.skipped, txn_id, clock())
         return answer(200)
 
     def ping() -> tuple[Response, int]:
@@ -153,3 +164,32 @@ def appservice_blueprint(
         door.add_url_rule(f"{prefix}/rooms/<path:alias>", f"{legacy}room", room, methods=["GET"])
     door.add_url_rule("/_matrix/app/v1/ping", "ping", ping, methods=["POST"])
     return door
+
+
+def _audit_skipped(audit: AuditLog, skipped: list[Skipped], txn_id: str, now: float) -> None:
+    """Put the malformed events a transaction held on record, as refused with the reason.
+
+    After the transaction's events are committed: failing to write this record must not make
+    the homeserver resend them (the skipped events are in the log either way).
+    """
+    try:
+        with audit.db.begin() as conn:
+            for skip in skipped:
+                where = f"event {skip.event_id or '?'} in {skip.room_id or '?'}"
+                AuditLog.record_in(
+                    conn,
+                    AuditEntry(
+                        at=now,
+                        inbox_id=None,
+                        link=None,
+                        outcome=Outcome.REFUSED.value,
+                        rule="malformed-event",
+                        policy_version="door",
+                        actor=skip.sender or "homeserver",
+                        detail=f"{where} (transaction {txn_id}) skipped: {skip.reason}",
+                    ),
+                )
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        log.error(
+            "appservice: skipped events not audited, the store failed (%s)", type(exc).__name__
+        )

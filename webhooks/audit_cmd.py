@@ -25,6 +25,7 @@ from typing import IO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bridges.store.audit import AuditEntry
 from bridges.store.audit_query import AuditFilter, search
@@ -136,7 +137,25 @@ def write_json(entries: Iterable[AuditEntry], out: IO[str]) -> int:
     return count
 
 
+#: Control characters other than newline and tab: a terminal would act on them (ESC starts
+#: colour, cursor and hyperlink sequences), so the table shows them as ``\xNN`` instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def literal(value: object) -> Text:
+    """``value`` as table text shown exactly as written: a cell is never read as Rich markup
+    (a user named ``[link=...]`` or writing ``[bold red]``), and control characters cannot
+    reach the terminal."""
+    text = "" if value is None else str(value)
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
 def write_table(entries: Iterable[AuditEntry], out: IO[str]) -> int:
+    """A Rich table (for a person at a terminal); returns the count.
+
+    Actors and details hold user text (names, words that matched, reasons), so every cell is
+    a :class:`rich.text.Text`, never markup.
+    """
     table = Table(title="Audit log")
     for column in ("at", "link", "outcome", "rule", "actor", "detail"):
         table.add_column(column)
@@ -144,8 +163,7 @@ def write_table(entries: Iterable[AuditEntry], out: IO[str]) -> int:
     for entry in entries:
         row = _row(entry)
         table.add_row(
-            *(str(row[c] or "") for c in ("at", "link", "outcome", "rule", "actor")),
-            str(row["detail"] or ""),
+            *(literal(row[c] or "") for c in ("at", "link", "outcome", "rule", "actor", "detail"))
         )
         count += 1
     Console(file=out, width=160 if not out.isatty() else None).print(table)

@@ -1,4 +1,5 @@
-"""The ``porch`` command: serve, check, registration, setup, status, retry, demo, digest, audit."""
+"""The ``porch`` command: serve, check, registration, setup, status, retry, prune, demo, digest,
+audit."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         "--ops-port",
         type=int,
         metavar="PORT",
-        help="with --role worker: serve /healthz, /readyz and /metrics on this port",
+        help="serve /healthz, /readyz and /metrics on this port instead of listen.ops.port "
+        "(for several porch processes sharing one config on one machine)",
     )
     _lifecycle_arguments(p)
     p.set_defaults(func=_serve)
@@ -142,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--id", type=int, help="only this inbox event (see porch status)")
     p.set_defaults(func=_retry)
 
+    p = command("prune", "forget what store.retention says is past its time, now")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be pruned")
+    p.set_defaults(func=_prune)
+
     p = command("audit", "query the audit log; export it as CSV or JSON")
     audit_arguments(p)
     p.set_defaults(func=_audit)
@@ -169,20 +175,57 @@ def _load(path: str) -> PorchConfig | None:
         return None
 
 
+def _load_to_run(path: str) -> PorchConfig | None:
+    """The config, for ``check`` and ``serve``: also refused while it holds a placeholder
+    secret or an example host (:mod:`webhooks.placeholders`)."""
+    from webhooks.placeholders import placeholder_problems
+
+    config = _load(path)
+    if config is None:
+        return None
+    problems = placeholder_problems(config)
+    if problems:
+        print(ConfigError(path, tuple(problems)), file=sys.stderr)
+        return None
+    return config
+
+
+def _warnings(config: PorchConfig) -> list[str]:
+    """What a usable config does that its admin may not expect."""
+    from bridges.moderation.config import protection_warnings
+    from bridges.watching.config import sink_warnings
+
+    return protection_warnings(config.moderation) + sink_warnings(config.watching)
+
+
+def _online_warnings(config: PorchConfig) -> list[str]:
+    """What the platforms show that the admin may not expect: a moderators room more open
+    than where held messages come from is only pointed to them (appservice mode)."""
+    if config.matrix.mode != "appservice":
+        return []
+    from bridges.discourse.client import ForumClient
+    from bridges.matrix.api import AppserviceAPI
+    from bridges.review.room_check import review_room_warnings
+    from webhooks.link_pages import public_base_url
+
+    return review_room_warnings(
+        ForumClient(config.discourse),
+        AppserviceAPI(config.matrix),
+        config.moderation.review,
+        config.links,
+        public_base_url(config),
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from webhooks.lifecycle import DEFAULT_GRACE
     from webhooks.service import Role, serve
 
-    config = _load(args.config)
+    config = _load_to_run(args.config)
     if config is None:
         return 1
-    if args.ops_port is not None and args.role != "worker":
-        print(
-            "--ops-port is for --role worker; the web face serves /healthz, /readyz and "
-            f"/metrics on listen.port ({config.listen.port})",
-            file=sys.stderr,
-        )
-        return 2
+    for warning in _warnings(config):
+        log.warning("%s: %s", args.config, warning)
     return serve(
         config,
         Role(args.role),
@@ -209,7 +252,7 @@ def _lifecycle_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = _load_to_run(args.config)
     if config is None:
         return 1
     if args.online:
@@ -221,10 +264,14 @@ def _check(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return 1
+        for warning in _online_warnings(config):
+            _stderr(f"{args.config}: warning: {warning}")
     from webhooks.lifecycle import refuse_orphans
 
     if not refuse_orphans(config, args.config, allow=args.allow_orphans, say=_stderr):
         return 1
+    for warning in _warnings(config):
+        _stderr(f"{args.config}: warning: {warning}")
     print(f"{args.config}: ok ({len(config.links)} link(s))")
     return 0
 
@@ -365,6 +412,25 @@ def _retry(args: argparse.Namespace) -> int:
         store.close()
     print(f"{count} dead letter(s) back in the queue")
     return 0 if count or args.id is None else 1
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from bridges.store.retention import prune
+    from bridges.store.store import Store
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    retention = config.store.retention
+    store = Store.open(config.store.url)
+    try:
+        report = prune(store.db, retention, time.time(), dry_run=args.dry_run)
+    finally:
+        store.close()
+    verb = "would prune" if args.dry_run else "pruned"
+    for what, count in report.items():
+        print(f"{verb} {count} {what.replace('_', ' ')}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -30,14 +30,40 @@ from bridges.watching.config import WatchingConfig
 from policies.config import PoliciesConfig
 
 
+class OpsListenConfig(Section):
+    """The operators' listener: ``/healthz``, ``/readyz`` and ``/metrics``, never the doors."""
+
+    #: Loopback by default: the numbers and the readiness answer (which reaches the forum with
+    #: porch's admin key) are for the operator's own tools, not for anyone who finds the port.
+    host: str = "127.0.0.1"
+    port: int = Field(default=9090, ge=0, le=65535)
+    #: Seconds a ``/readyz`` answer about the forum is reused: every probe would otherwise spend
+    #: one request of the forum's site-wide admin API budget (60 a minute by default).
+    forum_check_interval: float = Field(default=30.0, ge=1, le=3600)
+
+
 class ListenConfig(Section):
-    """Where porch's HTTP face listens."""
+    """Where porch's HTTP face listens, and the limits its server holds every client to."""
 
     host: str = "0.0.0.0"
     port: int = Field(default=8090, ge=1, le=65535)
     #: The base URL people's browsers reach porch's web pages at (account linking); by default
     #: ``matrix.appservice.url``.
     public_url: HttpUrl | None = None
+    #: Requests handled at once; a slow client never holds one (the server reads whole
+    #: requests before a thread sees them).
+    threads: int = Field(default=8, ge=1, le=256)
+    #: Open connections at most; past it, new ones wait in the kernel's queue until one closes.
+    connection_limit: int = Field(default=100, ge=1, le=10000)
+    #: Seconds a connection may stay silent, and seconds a request may take to arrive whole
+    #: (headers and body) from its first byte; then porch hangs up.
+    read_timeout: int = Field(default=30, ge=1, le=3600)
+    #: Largest request body; a larger ``Content-Length`` is answered 413 before the body is
+    #: read, and a chunked body is cut off there. It must hold the homeserver's largest
+    #: transaction (see the appservice door), so it is far above the forum's own limit
+    #: (``discourse.max_body_bytes``, which applies on top of it to the forum's webhooks).
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    ops: OpsListenConfig = OpsListenConfig()
 
 
 class PorchConfig(Section):

@@ -34,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
     when sending failed."""
     from bridges.matrix.api import AppserviceAPI
     from bridges.model import RoomID
+    from bridges.store.link_requests import IdentityGroups
     from bridges.store.store import Store
     from bridges.watching.access import Readers
     from bridges.watching.digest import Digests, render_html, render_text
+    from bridges.watching.sinks import Audiences, porch_accounts
     from webhooks.config import ConfigError, load_config
 
     try:
@@ -60,7 +62,16 @@ def run(args: argparse.Namespace) -> int:
             chat.ensure_joined(found, chat.bot_user_id)
             return found
 
-        digests = Digests(config.watching, Readers(store, config.links), chat, resolve)
+        audiences = None
+        if chat is not None:
+            audiences = Audiences(
+                chat,
+                IdentityGroups(store.db),
+                porch_accounts(chat.bot_user_id, config.matrix.ghost_regex()),
+            )
+        digests = Digests(
+            config.watching, Readers(store, config.links), chat, resolve, audiences=audiences
+        )
         digest = digests.since(watch, args.since) if args.since else digests.current(watch)
         print(render_html(digest) if args.html else render_text(digest))
         if args.send:

@@ -20,7 +20,14 @@ import sqlalchemy.exc
 from flask import Blueprint, Response, request
 
 from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.payloads import EVENT_KINDS, PayloadError, inbox_event, root_key
+from bridges.discourse.payloads import (
+    EVENT_KINDS,
+    PayloadError,
+    inbox_event,
+    json_problem,
+    root_key,
+)
+from bridges.store.limits import unstorable
 from bridges.store.store import Store
 from webhooks.errors import answer, refuse
 
@@ -103,11 +110,22 @@ def discourse_blueprint(
                 f"the body of a {event} event must have a '{expected_root}' object "
                 f"at its root; it has {roots}",
             )
+        problem = json_problem(parsed)
+        if problem is not None:
+            return _bad(delivery, problem)
         try:
             new = inbox_event(event, delivery, parsed)
         except PayloadError as exc:
             return _bad(delivery, str(exc))
+        except Exception:
+            # A shape the parsers did not foresee is still the body's fault: answer 400 (the
+            # forum shows it on its webhook page) rather than 500, and keep the trace.
+            log.exception("discourse webhook (delivery %s, %s): unreadable body", delivery, event)
+            return _bad(delivery, f"the body of a {event} event could not be read")
         assert new is not None  # every name in EVENT_KINDS makes an event
+        problem = unstorable(new)
+        if problem is not None:
+            return _bad(delivery, f"porch's store cannot hold this event: {problem}")
         try:
             (inbox_id,) = store.inbox.append([new], now=clock())
         except sqlalchemy.exc.SQLAlchemyError as exc:
@@ -139,6 +157,10 @@ def _json_object(body: bytes) -> dict[str, Any] | str:
         return "the body is not UTF-8 text"
     except json.JSONDecodeError as exc:
         return f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except ValueError:
+        return "the body holds a number of more digits than porch reads"
+    except RecursionError:
+        return "the body is nested too deeply"
     if not isinstance(value, dict):
         return f"the body must be a JSON object, not {type(value).__name__}"
     return value

@@ -6,12 +6,18 @@
 - ``/readyz`` answers 200 when the store, the homeserver (``GET /_matrix/client/versions``) and
   the forum (an authenticated ``GET /session/current.json``) all answer within
   :data:`READY_TIMEOUT` seconds, else 503 with which one failed and why. Orchestrators use it
-  to hold traffic back from a porch that could not deliver anything.
+  to hold traffic back from a porch that could not deliver anything. The forum's answer is
+  reused for ``listen.ops.forum_check_interval`` seconds (:func:`cached_check`): all of a
+  site's admin API keys share one budget of 60 requests a minute
+  (``max_admin_api_reqs_per_minute``), which probes must not spend.
+  ``/readyz`` is served on the ops listener only (:func:`webhooks.app.create_ops_app`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -86,6 +92,37 @@ def forum_check(config: DiscourseConfig, timeout: float = READY_TIMEOUT) -> Chec
             raise NotReady(str(exc)) from exc
 
     return check
+
+
+def cached_check(
+    check: Check, interval: float, *, clock: Callable[[], float] = time.monotonic
+) -> Check:
+    """``check``, run at most once per ``interval`` seconds: its last outcome (pass, or the
+    :class:`NotReady` it raised) is given again until then.
+
+    Probes that come while a check runs wait for its outcome rather than start their own, so
+    no number of probes makes more than one call per interval. A check that breaks otherwise
+    (not :class:`NotReady`) is not kept: the next probe tries again.
+    """
+    lock = threading.Lock()
+    last: list[tuple[float, NotReady | None]] = []
+
+    def cached() -> None:
+        with lock:
+            if last and clock() - last[0][0] < interval:
+                failure = last[0][1]
+            else:
+                try:
+                    check()
+                except NotReady as exc:
+                    failure = exc
+                else:
+                    failure = None
+                last[:] = [(clock(), failure)]
+        if failure is not None:
+            raise NotReady(str(failure))
+
+    return cached
 
 
 class Readiness:

@@ -30,6 +30,7 @@ from bridges.moderation.words import with_words
 from bridges.orphans import orphan_problems, read_footprint
 from bridges.reload import link_changes, swap_links
 from bridges.store.db import Database
+from bridges.store.retention import Pruner
 from webhooks.config import ConfigError, PorchConfig, load_config
 from webhooks.health import Readiness
 from webhooks.reload_parts import refresh_parts
@@ -175,6 +176,8 @@ class Lifecycle:
         self.allow_orphans = allow_orphans
         #: What was asked; signals caught while porch was still starting are already here.
         self.signals = signals or Signals()
+        #: Where porch runs a worker, it prunes the store now and then (``store.retention``).
+        self.pruner = Pruner(porch.store.db) if porch.worker is not None else None
 
     def install_signals(self) -> None:
         """SIGTERM and SIGINT stop porch, SIGHUP reloads its config (main thread only)."""
@@ -199,7 +202,7 @@ class Lifecycle:
             # main one only once that thread runs again: a wait without a timeout could sleep
             # through it.
             while not signals.wake.wait(0.5):
-                pass
+                self.housekeeping()
             signals.wake.clear()
             if signals.stopping:
                 break
@@ -209,6 +212,15 @@ class Lifecycle:
         if self.porch.stop(self.grace):
             log.info("porch: stopped")
         return 0
+
+    def housekeeping(self) -> None:
+        """Work of the main thread between signals: pruning, when it is due. A signal cuts a
+        prune short between two batches; the next one resumes it."""
+        if self.pruner is not None:
+            signals = self.signals
+            self.pruner.tick(
+                self.config.store.retention, lambda: signals.stopping or signals.reload_asked
+            )
 
     def reload(self) -> bool:
         """Read the config file again and swap its links and policies in; True when applied.

@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from bridges import codec, metrics
 from bridges.links import LinkConfig
 from bridges.model import ForumLike, ForumPost, ForumTopic, TopicID
+from bridges.store.audit import DecisionTally
 from bridges.store.inbox import PENDING, ConversationStats, Inbox, NewEvent
 from bridges.store.inbox import inbox as inbox_table
 from bridges.store.store import Store
@@ -131,6 +132,8 @@ class StoreCollector(Collector):
         self.store = store
         self.links = tuple(links)
         self.clock = clock
+        #: The decisions, counted without reading the whole audit log at each scrape.
+        self.decisions = DecisionTally(store.db)
 
     def describe(self) -> Iterable[Metric]:
         return self._families()
@@ -194,7 +197,7 @@ class StoreCollector(Collector):
             pending.add_metric([name], entry.pending)
             oldest.add_metric([name], max(entry.oldest_age, 0.0))
             dead.add_metric([name], entry.dead)
-        for link, outcome, rule, count in self.store.audit.counts():
+        for link, outcome, rule, count in self.decisions.counts(now):
             decisions.add_metric([link, outcome, rule], count)
 
 
@@ -244,13 +247,10 @@ class CountingInbox(Inbox):
         _note(recorded, len(ids) - recorded)
         return ids
 
-    def append_transaction(self, txn_id: str, events: Sequence[NewEvent], now: float) -> bool:
-        fresh = super().append_transaction(txn_id, events, now)
-        if fresh:
-            _note(len(events), 0)
-        elif has_request_context():
-            g.porch_duplicate_transaction = True
-        return fresh
+    def append_transaction(self, txn_id: str, events: Sequence[NewEvent], now: float) -> int:
+        recorded = super().append_transaction(txn_id, events, now)
+        _note(recorded, len(events) - recorded)
+        return recorded
 
 
 def _note(recorded: int, duplicates: int) -> None:
@@ -286,8 +286,6 @@ def _count(door: str, status: int) -> None:
     duplicates = int(getattr(g, "porch_duplicates", 0))
     if door == "matrix" and status == 200:
         received = _transaction_size()
-        if getattr(g, "porch_duplicate_transaction", False):
-            duplicates = received
     metrics.EVENTS_RECEIVED.labels(door).inc(received)
     if status == 200:
         if recorded:

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import requests
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from bridges.context import RelayContext
 from bridges.discourse.client import ForumClient
@@ -33,6 +33,7 @@ from bridges.watching.runner import Watching, build_watching
 from bridges.worker import Worker
 from webhooks.app import create_app, create_ops_app
 from webhooks.config import PorchConfig
+from webhooks.http_server import HttpServer
 from webhooks.lifecycle import (
     DEFAULT_GRACE,
     InFlight,
@@ -44,10 +45,18 @@ from webhooks.lifecycle import (
 from webhooks.link_pages import public_base_url
 from webhooks.matrix_sync import bot_sync
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
 log = logging.getLogger(__name__)
 
 #: Largest forum avatar porch mirrors to the homeserver.
 _MAX_AVATAR_BYTES = 2 * 1024 * 1024
+
+#: The ops listener's limits: a probe or a scrape at a time from a few tools, with no body.
+_OPS_THREADS = 4
+_OPS_CONNECTIONS = 50
+_OPS_MAX_BODY = 64 * 1024
 
 
 class Role(StrEnum):
@@ -64,9 +73,10 @@ class Porch:
     store: Store
     role: Role
     worker: Worker | None = None
-    server: BaseWSGIServer | None = None
-    #: a worker's own listener for /healthz, /readyz and /metrics (``--ops-port``)
-    ops: BaseWSGIServer | None = None
+    #: the public listener: the doors and the web pages (roles all and web)
+    server: HttpServer | None = None
+    #: the operators' listener, /healthz, /readyz and /metrics (``listen.ops``), in every role
+    ops: HttpServer | None = None
     chat: AppserviceAPI | None = None
     #: reads every link's tiers again now and then (:mod:`bridges.tiers`)
     tiers: TierRefresher | None = None
@@ -155,13 +165,14 @@ class Porch:
         if self.membership is not None:
             self.membership.stop()
         if self.server is not None:
-            self.server.shutdown()
+            self.server.stop_listening()
+            # Requests read whole and waiting for a thread, then those in the app's hands.
+            self.server.wait_idle(deadline - time.monotonic())
             if self.in_flight is not None:
                 self.in_flight.wait_idle(deadline - time.monotonic())
-            self.server.server_close()
+            self.server.close(max(deadline - time.monotonic(), 1.0))
         if self.ops is not None:
-            self.ops.shutdown()
-            self.ops.server_close()
+            self.ops.close()
         drained = True
         for thread in self._threads:
             if thread.name not in ("porch-announce", "porch-join"):
@@ -190,8 +201,9 @@ def build(
 ) -> Porch:
     """Open the store (migrating it) and wire up the parts ``role`` runs.
 
-    ``ops_port``: a worker also serves ``/healthz``, ``/readyz`` and ``/metrics`` there (on
-    ``listen.host``); the web face already serves them on ``listen.port``.
+    ``ops_port``: the port of the ops listener (``/healthz``, ``/readyz``, ``/metrics``, on
+    ``listen.ops.host``) instead of ``listen.ops.port``, so that several processes on one
+    machine can share a config file.
     """
     store = Store.open(config.store.url, pool_size=config.store.pool_size)
     porch = Porch(config, store, role)
@@ -249,15 +261,49 @@ def build(
         note_unjoined_rooms(app, porch.joins)
         porch.apps.append(app)
         porch.in_flight = InFlight(app)
-        porch.server = make_server(
-            config.listen.host, config.listen.port, porch.in_flight, threaded=True
+    ops = create_ops_app(config, store)
+    note_unjoined_rooms(ops, porch.joins)
+    porch.apps.append(ops)
+    listen = config.listen
+    try:
+        if porch.in_flight is not None:
+            porch.server = _listener(
+                porch.in_flight,
+                host=listen.host,
+                port=listen.port,
+                threads=listen.threads,
+                connection_limit=listen.connection_limit,
+                read_timeout=listen.read_timeout,
+                max_body_bytes=listen.max_body_bytes,
+            )
+        porch.ops = _listener(
+            ops,
+            host=listen.ops.host,
+            port=listen.ops.port if ops_port is None else ops_port,
+            # Probes and scrapes: a few at once, no body.
+            threads=_OPS_THREADS,
+            connection_limit=_OPS_CONNECTIONS,
+            read_timeout=listen.read_timeout,
+            max_body_bytes=_OPS_MAX_BODY,
+            name="ops",
         )
-    elif ops_port is not None:
-        ops = create_ops_app(config, store)
-        note_unjoined_rooms(ops, porch.joins)
-        porch.apps.append(ops)
-        porch.ops = make_server(config.listen.host, ops_port, ops, threaded=True)
+    except ListenError:
+        if porch.server is not None:
+            porch.server.close()
+        store.close()
+        raise
     return porch
+
+
+class ListenError(Exception):
+    """A listener could not open its port (in use, or not an address of this machine)."""
+
+
+def _listener(app: WSGIApplication, *, host: str, port: int, **limits: Any) -> HttpServer:
+    try:
+        return HttpServer(app, host=host, port=port, **limits)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from exc
 
 
 def serve(
@@ -277,7 +323,11 @@ def serve(
     signals.install()
     if not refuse_orphans(config, config_path or "config", allow=allow_orphans):
         return 1
-    porch = build(config, role, ops_port=ops_port)
+    try:
+        porch = build(config, role, ops_port=ops_port)
+    except ListenError as exc:
+        log.error("porch: %s", exc)
+        return 1
     lifecycle = Lifecycle(
         porch, config_path, grace=grace, allow_orphans=allow_orphans, signals=signals
     )
@@ -294,7 +344,7 @@ def serve(
     if porch.ops is not None:
         log.info(
             "porch: /healthz, /readyz and /metrics on http://%s:%d",
-            config.listen.host,
-            ops_port,
+            porch.ops.host,
+            porch.ops.port,
         )
     return lifecycle.run()

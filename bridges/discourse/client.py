@@ -14,8 +14,8 @@ its ``_request`` is replaced:
 - every failure maps to one of the exceptions of :mod:`bridges.discourse.errors`.
 
 It adds what pydiscourse lacks: deleting and recovering posts, likes, uploads, a topic by id,
-downloads of forum files restricted to the forum's own host, and the admin calls ``porch setup
-discourse`` makes (webhooks, site settings).
+downloads of the forum's files (its file routes only, without credentials), and the admin
+calls ``porch setup discourse`` makes (webhooks, site settings).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from bridges.discourse.config import DiscourseConfig
 from bridges.discourse.errors import (
     ForumAuthError,
     ForumError,
+    ForumNotAnImage,
     ForumNotFound,
     ForumRateLimited,
     ForumRefusedURL,
@@ -45,6 +46,7 @@ from bridges.discourse.errors import (
     ForumTooLarge,
     ForumUnavailable,
 )
+from bridges.discourse.media_paths import forum_file
 from bridges.model import CategoryID, ForumUsername, PostID, TopicID
 
 log = logging.getLogger(__name__)
@@ -276,8 +278,6 @@ class ForumClient:
         self._session = session if session is not None else requests.Session()
         _refuse_cookies(self._session)
         self._api = _Transport(config, self._session)
-        base = urlsplit(config.base_url)
-        self._origin = (base.scheme.lower(), (base.hostname or "").lower(), _port(base))
 
     # --- posts -------------------------------------------------------------------------------
 
@@ -423,6 +423,13 @@ class ForumClient:
         if "tags" in body:
             body["tags"] = tag_names(body["tags"])
         return body
+
+    def latest_topics(self) -> list[dict[str, Any]]:
+        """``GET /latest.json``: the newest-bumped topics the acting user sees (one page)."""
+        body = _dict(self._api._get("/latest.json"), "GET /latest")
+        topic_list = body.get("topic_list")
+        topics = topic_list.get("topics") if isinstance(topic_list, dict) else None
+        return [t for t in topics or [] if isinstance(t, dict)]
 
     def update_topic(
         self,
@@ -594,22 +601,37 @@ class ForumClient:
         """A forum URL as the forum sends it (``/uploads/...``) made absolute."""
         return urljoin(self._config.base_url + "/", path)
 
-    def download(self, url: str, max_bytes: int) -> tuple[bytes, str]:
-        """Fetch a file from the forum: ``(bytes, content type)``.
+    def download(self, url: str, max_bytes: int, *, images_only: bool = True) -> tuple[bytes, str]:
+        """Fetch one of the forum's files: ``(bytes, content type)``.
 
         Relative URLs (``/uploads/...``, avatar templates, whose ``{size}`` becomes
-        :data:`AVATAR_SIZE`) resolve against the forum. Only the forum's own scheme, host and
-        port are fetched, redirects included (no SSRF through a post's links); larger than
+        :data:`AVATAR_SIZE`) resolve against the forum. Only the forum's file routes are
+        fetched, redirects included (:mod:`bridges.discourse.media_paths`): a post that
+        shows ``/admin/...`` as an image gets :class:`ForumRefusedURL`, never a request.
+
+        The request carries no credentials: porch sees a file as an anonymous visitor does,
+        so that it never carries what the forum would show only to its admin key (a secure
+        upload of another category, say). A file the forum keeps from visitors is refused
+        (403/404) and stays a link. Unless ``images_only`` is false (a post's attachments),
+        an answer that is not ``image/*`` raises :class:`ForumNotAnImage`; larger than
         ``max_bytes`` raises :class:`ForumTooLarge`.
         """
         target = self.absolute_url(url.replace("{size}", str(AVATAR_SIZE)))
         for _ in range(_MAX_REDIRECTS + 1):
-            self._check_origin(target)
+            found = forum_file(target, self._config.base_url)
+            if found is None:
+                parts = urlsplit(target)
+                raise ForumRefusedURL(
+                    f"refusing to fetch {parts.scheme}://{parts.hostname or ''}{parts.path}: "
+                    "not one of the forum's file routes"
+                )
+            target = found.url
             path = urlsplit(target).path
             try:
                 response = self._session.get(
                     target,
-                    headers=self._api.auth_headers(),
+                    headers={"Accept": "image/*" if images_only else "*/*"},
+                    auth=_anonymous,  # also keeps requests from adding ~/.netrc credentials
                     timeout=self._config.timeout,
                     stream=True,
                     allow_redirects=False,
@@ -626,12 +648,13 @@ class ForumClient:
                     response.content  # noqa: B018 - read the body for the error message
                     raise_for_answer("GET", path, response)
                     raise ForumUnavailable(f"GET {path} -> {response.status_code}")
-                return self._read_limited(response, path, max_bytes)
-        raise ForumRejected(f"GET {url}: more than {_MAX_REDIRECTS} redirects")
+                kind = _content_type(response)
+                if images_only and not kind.startswith("image/"):
+                    raise ForumNotAnImage(f"GET {path}: the forum answered {kind}, not an image")
+                return self._read_limited(response, path, max_bytes), kind
+        raise ForumRejected(f"GET {path}: more than {_MAX_REDIRECTS} redirects")
 
-    def _read_limited(
-        self, response: requests.Response, path: str, max_bytes: int
-    ) -> tuple[bytes, str]:
+    def _read_limited(self, response: requests.Response, path: str, max_bytes: int) -> bytes:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise ForumTooLarge(f"GET {path}: {declared} bytes is over the {max_bytes} allowed")
@@ -642,26 +665,17 @@ class ForumClient:
             if size > max_bytes:
                 raise ForumTooLarge(f"GET {path}: more than the {max_bytes} bytes allowed")
             chunks.append(chunk)
-        kind = response.headers.get("Content-Type", "application/octet-stream")
-        return b"".join(chunks), kind.split(";", 1)[0].strip()
-
-    def _check_origin(self, url: str) -> None:
-        parts = urlsplit(url)
-        origin = (parts.scheme.lower(), (parts.hostname or "").lower(), _port(parts))
-        if origin != self._origin or parts.username is not None:
-            raise ForumRefusedURL(
-                f"refusing to fetch {parts.scheme}://{parts.netloc}: not the forum"
-            )
+        return b"".join(chunks)
 
 
-def _port(parts: Any) -> int | None:
-    try:
-        port: int | None = parts.port
-    except ValueError:
-        return -1
-    if port is None:
-        return {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return port
+def _anonymous(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    request.headers.pop("Authorization", None)
+    return request
+
+
+def _content_type(response: requests.Response) -> str:
+    kind = response.headers.get("Content-Type", "application/octet-stream")
+    return kind.split(";", 1)[0].strip().lower()
 
 
 __all__ = [

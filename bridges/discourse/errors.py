@@ -4,7 +4,7 @@
 - :class:`ForumUnavailable`: transient (no connection, timeout, 5xx, read-only mode); retry.
 - :class:`ForumRejected`: permanent; the forum said no (4xx other than 429) and said why.
   :class:`ForumAuthError` (403: bad key or user, or not allowed), :class:`ForumNotFound`,
-  :class:`ForumRefusedURL` and :class:`ForumTooLarge` are kinds of it.
+  :class:`ForumRefusedURL`, :class:`ForumNotAnImage` and :class:`ForumTooLarge` are kinds of it.
 
 Messages never contain the API key: they are built from the status, the path and the forum's
 own error messages only.
@@ -90,7 +90,12 @@ class ForumNotFound(ForumRejected):
 
 
 class ForumRefusedURL(ForumRejected):
-    """A download was asked for a URL not on the forum's own host (SSRF guard)."""
+    """A download was asked for a URL that is not one of the forum's file routes (another
+    host, or a path such as ``/admin/...``; :mod:`bridges.discourse.media_paths`)."""
+
+
+class ForumNotAnImage(ForumRejected):
+    """A download that must be an image was answered with another content type."""
 
 
 class ForumTooLarge(ForumRejected):

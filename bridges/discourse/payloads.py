@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from bridges import codec
@@ -35,6 +36,7 @@ from bridges.moderation.sanctions import USER_EVENTS, UserPayloadError, user_eve
 from bridges.review.webhook import EVENTS as REVIEWABLE_EVENTS
 from bridges.review.webhook import ReviewablePayloadError, reviewable_event
 from bridges.store.inbox import NewEvent
+from bridges.store.limits import BIGINT_MAX, BIGINT_MIN, INT_MAX, text_problem
 
 #: ``X-Discourse-Event`` names porch records, and the inbox kind each becomes. Every other
 #: event is acknowledged and ignored: ``topic_created`` because the first post's
@@ -110,6 +112,10 @@ def root_key(event_name: str) -> str | None:
 # (``category_id`` of a private message, ``name`` when ``enable_names`` is off, ...).
 
 
+#: A post's number is stored in an ``Integer`` column (``messages.post_number``).
+_PostNumber = Annotated[int, Field(ge=0, le=INT_MAX)]
+
+
 class _Shape(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
@@ -117,7 +123,7 @@ class _Shape(BaseModel):
 class _Post(_Shape):
     id: int
     topic_id: int
-    post_number: int
+    post_number: _PostNumber
     username: str
     user_id: int
     raw: str
@@ -126,7 +132,7 @@ class _Post(_Shape):
     topic_slug: str | None = None
     category_id: int | None = None
     category_slug: str | None = None
-    reply_to_post_number: int | None = None
+    reply_to_post_number: _PostNumber | None = None
     version: int = 1
     post_type: int = 1
     topic_archetype: str | None = None
@@ -219,6 +225,47 @@ _MESSAGES = {
 
 #: The labels pydantic adds to an error's location for the member of a union that failed.
 _UNION_LABELS = frozenset({"str", "int", "bool", "none", "_Tag"})
+
+
+#: Deeper than any body Discourse serialises; the bound keeps later steps (digests, encoding)
+#: clear of Python's recursion limit.
+_MAX_DEPTH = 64
+
+
+def json_problem(body: Any) -> str | None:
+    """Why a webhook body holds a value porch cannot record, with its path, or None.
+
+    Every number must fit the store's ``bigint`` columns (Discourse's own ids are bigint at
+    most), be finite (Python's JSON reader accepts ``NaN``) and every text be Unicode without
+    NUL (PostgreSQL text holds none, and Discourse stores its text there). Iterative, so no
+    nesting breaks it.
+    """
+    stack: list[tuple[Any, str, int]] = [(body, "(body)", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return f"{path}: nested deeper than {_MAX_DEPTH} levels"
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, int):
+            if not BIGINT_MIN <= item <= BIGINT_MAX:
+                return f"{path}: the number is out of range (64-bit)"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{path}: the number is not finite"
+        elif isinstance(item, str):
+            problem = text_problem(item, limit=len(item))
+            if problem is not None:
+                return f"{path}: the text {problem}"
+        elif isinstance(item, Mapping):
+            for key, inner in item.items():
+                where = key if path == "(body)" else f"{path}.{key}"
+                if text_problem(str(key), limit=len(str(key))) is not None:
+                    return f"{path}: a key is not valid text"
+                stack.append((inner, where, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{path}[{i}]", depth + 1) for i, inner in enumerate(item))
+    return None
 
 
 def _payload_error(exc: ValidationError) -> PayloadError:

@@ -2,7 +2,8 @@
 
 - :func:`forum_to_matrix`: a post's cooked HTML to ``m.room.message`` content;
 - :func:`markdown_to_matrix`: markdown porch composes itself, likewise;
-- :func:`matrix_to_forum`: a Matrix message to Discourse markdown;
+- :func:`matrix_to_forum`: a Matrix message to Discourse markdown (:func:`plain_to_forum` for
+  a plain body); :func:`forum_reading`: the text forum readers see of such markdown;
 - :func:`title_from_text`, :func:`excerpt`: short texts for titles and previews.
 
 Everything here is a pure function: no I/O; images and mentions are looked up through callbacks.
@@ -15,7 +16,13 @@ from __future__ import annotations
 from bridges.formatting.content import MatrixContent, Mention
 from bridges.formatting.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, sanitize_matrix_html
 from bridges.formatting.titles import excerpt, title_from_text
-from bridges.formatting.to_forum import escape_markdown, matrix_to_forum, strip_reply_fallback
+from bridges.formatting.to_forum import (
+    escape_markdown,
+    forum_reading,
+    matrix_to_forum,
+    plain_to_forum,
+    strip_reply_fallback,
+)
 from bridges.formatting.to_matrix import forum_to_matrix, markdown_to_matrix, pill_url
 
 __all__ = [
@@ -25,10 +32,12 @@ __all__ = [
     "Mention",
     "escape_markdown",
     "excerpt",
+    "forum_reading",
     "forum_to_matrix",
     "markdown_to_matrix",
     "matrix_to_forum",
     "pill_url",
+    "plain_to_forum",
     "sanitize_matrix_html",
     "strip_reply_fallback",
     "title_from_text",

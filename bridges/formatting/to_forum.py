@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
+from markdown_it import MarkdownIt
+
 from bridges.formatting.dom import Element, Node, Text, parse_html
 from bridges.formatting.layout import (
     BlockTest,
@@ -22,6 +24,7 @@ from bridges.formatting.layout import (
     prefix_lines,
     table_rows,
 )
+from bridges.formatting.plain import render_plain
 from bridges.formatting.sanitize import HIDDEN_TAGS, is_link_url, visible_text
 from bridges.model import UserID
 
@@ -39,6 +42,16 @@ _ORDERED_START = re.compile(r"^(\d{1,9})([.)])")
 _PILL_USER = re.compile(r"https://matrix\.to/#/((?:@|%40)[^/?#]+)")
 _LANGUAGE = re.compile(r"language-([A-Za-z0-9_+#.\-]{1,40})")
 _REPLY_FALLBACK_START = re.compile(r"> (\* )?<@[^>\s]+>")
+#: Where a forum mention (``@name``) or hashtag (``#slug``) could start: not right after a
+#: letter or digit, and before a name character (``mentions.js``, ``hashtag-autocomplete.js``).
+_MENTION_START = re.compile(r"(?<![^\W_])(?=[@#][\w:\-])")
+
+#: Discourse's markdown options: soft line breaks are breaks, HTML is read (then sanitised).
+_READER = MarkdownIt("commonmark", {"breaks": True, "html": True}).enable(
+    ["table", "strikethrough"]
+)
+#: Format characters a reader does not see.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 
 _EMPHASIS = {
     "b": "**", "strong": "**",
@@ -67,7 +80,8 @@ def matrix_to_forum(
     ``data-mx-spoiler`` spans become ``[spoiler]…[/spoiler]``; pills become ``@username`` when
     ``mentions(user_id)`` names the user's forum account, else the pill's text; ``mxc`` images
     become their alt text in brackets (the media travels separately); a leading ``<mx-reply>``
-    (reply fallback) is dropped. Without it: the plain ``body``, minus a reply fallback, as is.
+    (reply fallback) is dropped. Without it: the plain ``body``, minus a reply fallback,
+    as text (:func:`plain_to_forum`).
 
     Reply fallbacks: https://spec.matrix.org/v1.13/client-server-api/#fallbacks-for-rich-replies
     """
@@ -77,7 +91,34 @@ def matrix_to_forum(
         markdown = "\n\n".join(_Markdown(mentions).blocks(nodes))
         if markdown.strip():
             return markdown
-    return strip_reply_fallback(body)
+    return plain_to_forum(strip_reply_fallback(body))
+
+
+def plain_to_forum(text: str) -> str:
+    """Plain text (a ``body`` without ``formatted_body``) as markdown the forum shows as typed.
+
+    A plain body is text, not markdown (Matrix sends markup in ``formatted_body``), whoever
+    sent it: nothing in it may become a quote, an image, a poll, a mention or HTML on the
+    forum. Every character Discourse's markdown-it setup reads as syntax is escaped as in a
+    text node of ``formatted_body`` (:func:`_text`, :func:`_escape_line_starts`); line breaks
+    stay line breaks; a line's leading blanks go, as HTML would collapse them anyway (and
+    four of them would open a code block).
+    """
+    lines = [_text(line.lstrip(" \t")) for line in text.replace("\r\n", "\n").split("\n")]
+    return _escape_line_starts("\n".join(lines)).strip("\n")
+
+
+def forum_reading(markdown: str) -> str:
+    """The text a forum reader sees of a post's ``markdown``, as plain text.
+
+    Watched words are judged on this as well as on the markdown itself: ``<strong>ki</strong>ll``
+    reads "kill". Rendered with markdown-it (the parser Discourse cooks with) with raw HTML on,
+    as Discourse has it (``html: true`` in ``discourse-markdown-it/src/setup.js``); invisible
+    format characters (word joiners, zero-width spaces, soft hyphens) are left out so they
+    cannot split a word.
+    """
+    text = render_plain(parse_html(_READER.render(markdown)))
+    return _INVISIBLE.sub("", text)
 
 
 def strip_reply_fallback(body: str) -> str:
@@ -101,16 +142,34 @@ def escape_markdown(text: str) -> str:
     return _ENTITY.sub(r"\\&", text)
 
 
-def _text(text: str) -> str:
-    """A text node as markdown: escaped, with bare URLs as autolinks."""
+def _text(text: str, in_link: bool = False) -> str:
+    """A text node as markdown: escaped, with bare URLs as autolinks and no ``@name`` or
+    ``#slug`` that the forum would make a mention or a hashtag (:func:`unmention`; inside a
+    link's text the forum makes none)."""
+    plain: Callable[[str], str] = (lambda t: t) if in_link else unmention
     out = []
     last = 0
     for match in _URL.finditer(text):
-        out.append(escape_markdown(text[last : match.start()]))
+        out.append(escape_markdown(plain(text[last : match.start()])))
         out.append(f"<{match.group(0)}>")
         last = match.end()
-    out.append(escape_markdown(text[last:]))
+    out.append(escape_markdown(plain(text[last:])))
     return "".join(out)
+
+
+def unmention(text: str) -> str:
+    """``text`` with a word joiner (U+2060, invisible) before each ``@`` and ``#`` that would
+    start a forum mention or hashtag.
+
+    A backslash does not stop them: Discourse finds mentions and hashtags in the text tokens
+    after markdown-it has resolved escapes (``md.core.textPostProcess``, pushed after
+    ``text_join``), and only where the character before ``@``/``#`` is whitespace or
+    punctuation (``allowedBoundary`` in ``discourse-markdown-it/src/features/
+    text-post-process.js``; the rules in ``mentions.js`` and ``hashtag-autocomplete.js``).
+    A word joiner is neither, so the text reads the same and notifies nobody: in chat, too,
+    only a pill mentions someone (pills still become ``@username``, see :meth:`_Markdown.pill`).
+    """
+    return _MENTION_START.sub("\u2060", text)
 
 
 def _drop_reply_fallback(nodes: list[Node]) -> None:
@@ -172,6 +231,8 @@ class _Markdown:
         self.mentions = mentions
         self.is_block = BlockTest()
         self.active: set[str] = set()
+        #: Inside a link's text (the forum finds no mentions there: ``skipAllLinks``).
+        self.in_link = 0
         # The last character written in the current paragraph: markers next to a "*" or "~"
         # would merge with it into one delimiter run ("**a****b**").
         self.tail = ""
@@ -308,7 +369,7 @@ class _Markdown:
 
     def inline_node(self, node: Node) -> str:
         if isinstance(node, Text):
-            return _text(collapse(node.data))
+            return _text(collapse(node.data), in_link=self.in_link > 0)
         tag = node.tag
         if tag in HIDDEN_TAGS or tag == "mx-reply":
             return ""
@@ -366,24 +427,33 @@ class _Markdown:
         pill = _PILL_USER.match(href)
         if pill is not None:
             return self.pill(UserID(unquote(pill.group(1))), el)
-        text = self.inline(el.children)
         if not is_link_url(href):
+            text = self.inline(el.children)  # no link: plain text
             return text if text.strip() else escape_markdown(collapse(href))
+        text = self.link_text(el)
         shown = collapse(visible_text(el)).strip()
         if not text.strip():  # an empty link shows nothing
             return text
         if shown == href and _destination(href) == href:
             return f"<{href}>"  # an autolink: nothing in the URL is read as emphasis
         if href.startswith("mailto:") and shown == href.removeprefix("mailto:"):
-            return text
+            return self.inline(el.children)  # the forum links the address itself
         return _wrap(text, "[", f"]({_destination(href)})")
 
     def pill(self, user_id: UserID, el: Element) -> str:
         username = self.mentions(user_id)
         if username is not None:
             return f"@{username}"
-        text = self.inline(el.children)
         if collapse(visible_text(el)).strip().startswith("@"):
             # "@name" would mention whoever has that name on the forum: link it instead.
+            text = self.link_text(el)
             return _wrap(text, "[", f"]({_destination(el.get('href').strip())})")
-        return text
+        return self.inline(el.children)
+
+    def link_text(self, el: Element) -> str:
+        """The markdown of a link's text (``el``'s children)."""
+        self.in_link += 1
+        try:
+            return self.inline(el.children)
+        finally:
+            self.in_link -= 1

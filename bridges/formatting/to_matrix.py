@@ -15,6 +15,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from markdown_it import MarkdownIt
 
+from bridges.discourse.media_paths import forum_file
 from bridges.formatting.content import MatrixContent, Mention
 from bridges.formatting.dom import Element, Node, Text, parse_html, serialize
 from bridges.formatting.emoji_names import emoji_for
@@ -95,8 +96,9 @@ def forum_to_matrix(
       absolute on it.
     - ``mentions(username)``: the Matrix user an ``@username`` mention becomes a pill for, or
       ``None`` to keep it as plain text.
-    - ``media(url)``: an ``mxc://`` URI for an image on the forum (``url`` is absolute and on
-      ``base_url``'s origin), or ``None`` to turn the image into a link to it.
+    - ``media(url)``: an ``mxc://`` URI for an image on the forum (``url`` is absolute, on
+      ``base_url``'s origin and one of the forum's file routes: uploads, avatars, emoji), or
+      ``None`` to turn the image into a link to it. Other images are links without asking.
 
     Discourse specifics: quotes become ``<blockquote>`` opened by "bob wrote:"; spoilers become
     ``data-mx-spoiler`` spans; emoji images become characters; oneboxes and inline oneboxes
@@ -136,8 +138,6 @@ class _Converter:
         text_mentions: bool = False,
     ) -> None:
         self.base = base_url.rstrip("/") + "/" if base_url else ""
-        base = urlsplit(self.base) if self.base else None
-        self.origin = (base.scheme.lower(), base.netloc.lower()) if base else None
         self.mentions = mentions
         self.media = media
         self.discourse = discourse
@@ -255,22 +255,26 @@ class _Converter:
         if is_mxc(src):
             return [Element("img", {"src": src, "alt": alt, **size})]
         url = self.absolute(src) if src else None
-        if url is not None and self.is_local(url):
-            uri = self.media(url)
+        local = self.local_file(url) if url is not None else None
+        if local is not None:
+            uri = self.media(local)
             if uri is not None and is_mxc(uri):
-                return [Element("img", {"src": uri, "alt": alt or _filename(url), **size})]
+                return [Element("img", {"src": uri, "alt": alt or _filename(local), **size})]
         target = self.absolute(fallback) if fallback else url
         text = alt or _filename(target or "")
         if target is None or self.in_link:
             return [Text(text)] if text else []
         return [Element("a", {"href": target}, [Text(text or target)])]
 
-    def is_local(self, url: str) -> bool:
-        """Whether ``url`` is on the forum: only those are offered to ``media`` for mirroring."""
-        if self.origin is None or not url.lower().startswith(("http://", "https://")):
-            return False
-        parts = urlsplit(url)
-        return (parts.scheme.lower(), parts.netloc.lower()) == self.origin
+    def local_file(self, url: str) -> str | None:
+        """The URL to offer to ``media`` for mirroring when ``url`` is one of the forum's files
+        (an upload, an avatar, an emoji), else ``None``: any other forum path (``/admin/...``,
+        a topic, a JSON route) is shown as a link, as an image on another site is
+        (:mod:`bridges.discourse.media_paths`)."""
+        if not self.base:
+            return None
+        found = forum_file(url, self.base)
+        return None if found is None else found.url
 
     # -- Discourse ------------------------------------------------------------------------------
 

@@ -8,8 +8,11 @@ not hold up the transaction it came in.
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bridges import codec
@@ -32,6 +35,10 @@ from bridges.model import (
 from bridges.moderation.policy_lists import RULE_TYPES, parse_policy_rule
 from bridges.moderation.sanctions import parse_ban
 from bridges.store.inbox import NewEvent
+from bridges.store.limits import unstorable
+from policies.linear import Linear
+
+log = logging.getLogger(__name__)
 
 ChatEvent = (
     ChatMessage
@@ -53,7 +60,8 @@ SECURITY_STATE = {
 
 _HTML = "org.matrix.custom.html"
 _MEDIA = frozenset({"m.image", "m.file", "m.video", "m.audio"})
-_MX_REPLY_TAG = re.compile(r"<(/?)mx-reply\b[^>]*>", re.IGNORECASE)
+# RE2 (linear time): with ``re``, 64 KiB of unclosed "<mx-reply" took about a second.
+_MX_REPLY_TAG = Linear(r"<(/?)mx-reply(?:>|[^>\w][^>]*>)", ignore_case=True)
 # The first line of a body fallback names the replied-to sender: "> <@alice:example.org> hi",
 # or "> * <@alice:example.org> waves" for an emote.
 _FALLBACK_FIRST_LINE = re.compile(r"> (\* )?<@[^>\s]+> ")
@@ -126,7 +134,7 @@ def parse_event(event: Mapping[str, Any]) -> ChatEvent | None:
     room's join rule and history visibility (:data:`SECURITY_STATE`), for types other than
     ``m.room.message``, ``m.room.redaction`` and ``m.reaction``, and for malformed content.
     """
-    if not isinstance(event, Mapping):
+    if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
         return None
     if event.get("type") == "m.room.member":
         return _invite(event) or _knock(event) or parse_ban(event)
@@ -290,34 +298,255 @@ _KINDS: Mapping[type[ChatEvent], EventKind] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An event of a transaction that porch refused to record, and why."""
+
+    event_id: str | None
+    room_id: str | None
+    sender: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEvents:
+    """A transaction's events: those to record, in order, and the malformed ones skipped."""
+
+    events: list[NewEvent]
+    skipped: list[Skipped]
+
+
 def inbox_events(
     events: Sequence[Mapping[str, Any]], *, is_ours: Callable[[str], bool]
 ) -> list[NewEvent]:
-    """The inbox events for a transaction's ``events``, in order.
+    """The inbox events for a transaction's ``events``, in order (see :func:`read_events`;
+    malformed events are logged and left out)."""
+    return read_events(events, is_ours=is_ours).events
+
+
+def read_events(events: Sequence[Any], *, is_ours: Callable[[str], bool]) -> ReadEvents:
+    """The inbox events for a transaction's ``events``, in order, and the events skipped.
 
     Events sent by porch's own ghosts and bot (``is_ours(sender)``) are dropped here: loops are
     cut at the door. Everything else porch carries is kept, ``m.notice`` included: whether it
     crosses is for the policies to decide, and to record.
+
+    A malformed event (:func:`malformed`, or one the store could not hold) is skipped and
+    reported, never raised: the homeserver resends a transaction until it is accepted
+    (https://spec.matrix.org/v1.13/application-service-api/#pushing-events), so one bad event
+    must not refuse the events around it.
     """
-    out = []
+    out: list[NewEvent] = []
+    skipped: list[Skipped] = []
     for raw in events:
-        event = parse_event(raw)
-        if event is None:
+        try:
+            new = _inbox_event(raw, is_ours)
+        except _Malformed as exc:
+            skipped.append(_skipped(raw, exc.reason))
             continue
-        # A room's security counts whoever changed it, porch's bot included.
-        if is_ours(event.sender) and not isinstance(event, RoomSecurityChanged):
+        except Exception as exc:
+            # Belt and braces: whatever :func:`malformed` did not foresee skips this event
+            # rather than failing the whole transaction.
+            log.debug("matrix event could not be read", exc_info=True)
+            skipped.append(_skipped(raw, f"could not be read ({type(exc).__name__})"))
             continue
-        if isinstance(event, ChatInvite) and not is_ours(event.invitee):
-            continue  # only invites of porch's own users ask anything of porch
-        kind = _KINDS[type(event)]
-        out.append(
-            NewEvent(
-                source=Platform.CHAT,
-                kind=kind,
-                # One conversation per room: an edit or a redaction never overtakes its original.
-                conversation=f"matrix:room:{event.room_id}",
-                payload=codec.encode(kind, event),
-                keys=(f"matrix:event:{event.event_id}",),
-            )
+        if new is not None:
+            out.append(new)
+    for skip in skipped:
+        log.warning(
+            "matrix event %.80r in %.80r skipped: %s", skip.event_id, skip.room_id, skip.reason
         )
-    return out
+    return ReadEvents(out, skipped)
+
+
+class _Malformed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _skipped(raw: Any, reason: str) -> Skipped:
+    fields = raw if isinstance(raw, Mapping) else {}
+    # Only ids that can be written to the audit log and shown; anything else was the problem.
+    event_id, room_id, sender = (
+        value if isinstance(value, str) and _id_problem(value) is None else None
+        for value in (fields.get("event_id"), fields.get("room_id"), fields.get("sender"))
+    )
+    return Skipped(event_id, room_id, sender, reason)
+
+
+def _inbox_event(raw: Any, is_ours: Callable[[str], bool]) -> NewEvent | None:
+    reason = malformed(raw)
+    if reason is not None:
+        raise _Malformed(reason)
+    event = parse_event(raw)
+    if event is None:
+        return None
+        # A room's security counts whoever changed it, porch's bot included.
+    if is_ours(event.sender) and not isinstance(event, RoomSecurityChanged):
+        return None
+    if isinstance(event, ChatInvite) and not is_ours(event.invitee):
+        return None  # only invites of porch's own users ask anything of porch
+    kind = _KINDS[type(event)]
+    new = NewEvent(
+        source=Platform.CHAT,
+        kind=kind,
+        # One conversation per room: an edit or a redaction never overtakes its original.
+        conversation=f"matrix:room:{event.room_id}",
+        payload=codec.encode(kind, event),
+        keys=(f"matrix:event:{event.event_id}",),
+    )
+    problem = unstorable(new)
+    if problem is not None:
+        raise _Malformed(f"porch's store cannot hold it: {problem}")
+    return new
+
+
+# --- what a well-formed event is -----------------------------------------------------------
+
+#: Canonical JSON, in which homeservers hash, sign and send events, holds integers in this
+#: range only (https://spec.matrix.org/v1.13/appendices/#canonical-json).
+_INT_MIN, _INT_MAX = -(2**53) + 1, 2**53 - 1
+#: Deeper nesting than any event porch reads has; a bound keeps every later step (encoding,
+#: decoding in the worker) far from Python's recursion limit.
+_MAX_DEPTH = 64
+#: "The length of an event ID ... must not exceed 255 bytes", and the same for room and user
+#: ids (https://spec.matrix.org/v1.13/appendices/#identifier-grammar).
+_ID_BYTES = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _id_problem(value: str) -> str | None:
+    if not value:
+        return "is empty"
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid Unicode"
+    if size > _ID_BYTES:
+        return f"is longer than {_ID_BYTES} bytes"
+    if _CONTROL.search(value):
+        return "contains a control character"
+    return None
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why a JSON value is not canonical-JSON data porch can carry: an integer out of range, a
+    number that is not finite, text that is not Unicode, nesting too deep. Iterative, so no
+    nesting breaks it."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return f"nested deeper than {_MAX_DEPTH} levels"
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, int):
+            if not _INT_MIN <= item <= _INT_MAX:
+                return "holds an integer out of range"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "holds a number that is not finite"
+        elif isinstance(item, str):
+            if _not_unicode(item):
+                return "holds text that is not valid Unicode"
+        elif isinstance(item, Mapping):
+            for key, inner in item.items():
+                if not isinstance(key, str) or _not_unicode(key):
+                    return "holds a key that is not valid Unicode text"
+                stack.append((inner, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((inner, depth + 1) for inner in item)
+        else:
+            return f"holds a {type(item).__name__}"
+    return None
+
+
+def _not_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _field_types(fields: Mapping[str, Any], expected: Mapping[str, type]) -> str | None:
+    """The first field present in ``fields`` with another type than ``expected`` says."""
+    for name, kind in expected.items():
+        if name in fields and not isinstance(fields[name], kind):
+            return f"{name} is not {'a string' if kind is str else 'an object'}"
+    return None
+
+
+def malformed(raw: Any) -> str | None:
+    """Why ``raw`` is not a well-formed client-format event, or None when it is.
+
+    Every event of a transaction has a string ``type``, ``event_id``, ``room_id`` and
+    ``sender`` and an object ``content``; ``state_key`` is a string and ``unsigned`` an object
+    when present (``ClientEvent``,
+    https://spec.matrix.org/v1.13/application-service-api/#put_matrixappv1transactionstxnid).
+    For the events porch carries, the content fields it reads must have their types too: a
+    message's ``msgtype`` and ``body``, its relation (``m.relates_to``, ``m.in_reply_to``,
+    ``m.new_content``), a redaction's ``redacts``, a reaction's key. An event that is simply
+    not porch's to carry (a state event, an unknown type, a redacted message) is well-formed.
+    """
+    if not isinstance(raw, Mapping):
+        return f"the event is a JSON {type(raw).__name__}, not an object"
+    problem = _json_problem(raw)
+    if problem is not None:
+        return f"the event {problem}"
+    for name in ("type", "event_id", "room_id", "sender"):
+        value = raw.get(name)
+        if not isinstance(value, str):
+            return f"{name} is {'missing' if value is None else 'not a string'}"
+        if name != "type":
+            problem = _id_problem(value)
+            if problem is not None:
+                return f"{name} {problem}"
+    problem = _field_types(raw, {"content": dict, "state_key": str, "unsigned": dict})
+    if problem is not None:
+        return problem
+    if "content" not in raw:
+        return "content is missing"
+    ts = raw.get("origin_server_ts")
+    if "origin_server_ts" in raw and (not isinstance(ts, int) or isinstance(ts, bool)):
+        return "origin_server_ts is not an integer"
+    if "state_key" in raw:
+        return None  # porch reads state through parse_event, which checks what it uses
+    return _content_problem(raw["type"], raw["content"], raw)
+
+
+def _content_problem(kind: str, content: Mapping[str, Any], raw: Mapping[str, Any]) -> str | None:
+    if kind not in ("m.room.message", "m.room.redaction", "m.reaction") or not content:
+        return None  # not carried, or redacted (a redacted event keeps no content)
+    problem = _field_types(content, {"m.relates_to": dict})
+    if problem is not None:
+        return problem
+    relation = content.get("m.relates_to", {})
+    problem = _field_types(
+        relation, {"rel_type": str, "event_id": str, "key": str, "m.in_reply_to": dict}
+    )
+    if problem is not None:
+        return f"m.relates_to.{problem}"
+    if _field_types(relation.get("m.in_reply_to", {}), {"event_id": str}) is not None:
+        return "m.relates_to.m.in_reply_to.event_id is not a string"
+    if relation.get("rel_type") in ("m.replace", "m.thread", "m.annotation") and (
+        "event_id" not in relation
+    ):
+        return f"a {relation['rel_type']} relation has no event_id"
+    if kind == "m.room.redaction":
+        if not isinstance(content.get("redacts", raw.get("redacts")), str):
+            return "a redaction has no redacts string"
+        return None
+    if kind == "m.reaction":
+        if relation.get("rel_type") == "m.annotation" and "key" not in relation:
+            return "an annotation has no key"
+        return None
+    if relation.get("rel_type") == "m.replace":
+        if not isinstance(content.get("m.new_content"), dict):
+            return "an edit has no m.new_content object"
+        content = content["m.new_content"]
+    for name in ("msgtype", "body"):
+        if not isinstance(content.get(name), str):
+            return f"a message's {name} is {'missing' if name not in content else 'not a string'}"
+    return _field_types(content, {"format": str, "formatted_body": str, "url": str, "info": dict})

@@ -21,6 +21,7 @@ Watched words and protections (this module's own part)::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -116,3 +117,34 @@ class ModerationConfig(WordsSettings):
     policy_lists: PolicyLists = ()  # bridges/moderation/sanctions_config.py
     sanctions: SanctionsConfig = SanctionsConfig()
     review: ReviewConfig = ReviewConfig()  # bridges/review/config.py
+
+    @property
+    def reviewed(self) -> bool:
+        """Whether held messages are shown to someone: a moderators room or the ``/review``
+        page's moderators."""
+        return self.review.room is not None or bool(self.review.moderators)
+
+    def protection_limits(self) -> Limits | None:
+        """The protections in force; without a review destination they do not hold
+        (:mod:`policies.protections`): a flood set to ``refuse`` still refuses."""
+        limits = self.protections.limits()
+        if limits is None or self.reviewed:
+            return limits
+        return replace(limits, hold=False)
+
+
+def protection_warnings(moderation: ModerationConfig) -> list[str]:
+    """What ``porch check`` (and ``serve``, in its log) warns about the protections: on, but
+    with no one to review what they would hold, so they hold nothing."""
+    protections = moderation.protections
+    if not protections.enabled or moderation.reviewed:
+        return []
+    refuses = protections.flood.action == "refuse"
+    off = "new_user_links, max_mentions" if refuses else "flood, new_user_links, max_mentions"
+    return [
+        "moderation.protections: no review destination (moderation.review.room or "
+        f"moderation.review.moderators), so nothing is held: {off} are off"
+        + ("; a flood is still refused" if refuses else "")
+        + ". Name a moderators room or page moderators to turn them on, or set "
+        "moderation.protections.enabled: false to silence this warning."
+    ]

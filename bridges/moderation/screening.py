@@ -4,7 +4,8 @@
 
 - the watched words in force (:mod:`bridges.moderation.words`) are matched against what the
   other side would read (a forum post's raw text and, for a first post, its title; a chat
-  message's body): ``block`` and ``silence`` refuse, ``require_approval`` holds, ``censor``,
+  message as the forum will get it, :class:`bridges.chat_posting.Draft`, never its ``body``
+  alone): ``block`` and ``silence`` refuse, ``require_approval`` holds, ``censor``,
   ``replace`` and ``link`` rewrite (:mod:`policies.watched_words`), ``flag`` is recorded in
   the audit log and flags the forum post (both ways), and ``tag`` tags a topic porch opens on
   the forum;
@@ -76,23 +77,24 @@ class Screening:
         return result
 
     def chat_message(
-        self, row: InboxRow, link: LinkConfig, decision: Decision, msg: ChatMessage
+        self, row: InboxRow, link: LinkConfig, decision: Decision, msg: ChatMessage, judged: str
     ) -> Decision:
         """``decision`` on carrying ``msg`` to the forum, after the watched words and (for
-        new messages, not edits) the protections. A ``silence`` word sanctions the sender.
+        new messages, not edits) the protections, both judged on ``judged``: what the forum
+        will get and show of the message. A ``silence`` word sanctions the sender.
 
         Raises:
             RetryLater: the word list was never read (recorded in the audit log), or the
                 forum cannot say whether the sender's linked account is staff.
         """
         decision, _ = self._words(
-            row, link, decision, msg.body, msg.sender, lambda: self._linked_staff(msg.sender)
+            row, link, decision, judged, msg.sender, lambda: self._linked_staff(msg.sender)
         )
         if decision.outcome is Outcome.REFUSED and decision.rule == f"{NAME}:silence":
             self.silence.sanction(row, link, msg, decision)
         if msg.replaces is not None or not (decision.crosses or decision.outcome is Outcome.HELD):
             return decision
-        limits = self.ctx.moderation.protections.limits()
+        limits = self.ctx.moderation.protection_limits()
         if limits is None:
             return decision
         at = msg.origin_server_ts / 1000 if msg.origin_server_ts > 0 else self.ctx.clock()
@@ -100,7 +102,11 @@ class Screening:
             recent=self.records.count_and_record(msg.sender, row.id, at, limits.flood_seconds),
             carried_before=self.records.carried_before(msg.sender),
         )
-        found = protections.traits(msg.body, msg.formatted_body, msg.msgtype in MEDIA_MSGTYPES)
+        # The event's own versions as well as what is posted: either holding a link or a
+        # mention is enough (a mismatch between them only ever holds more).
+        found = protections.traits(
+            f"{msg.body}\n{judged}", msg.formatted_body, msg.msgtype in MEDIA_MSGTYPES
+        )
         return protections.protect(decision, limits, activity, found)
 
     def tags(self, text: str, tags: Sequence[str]) -> tuple[str, ...]:
@@ -109,12 +115,13 @@ class Screening:
         extra = () if words is None else words.tags(text)
         return tuple(dict.fromkeys((*tags, *extra)))
 
-    def flag(self, msg: ChatMessage, post_id: PostID) -> None:
-        """Flag the forum post ``msg`` became when it holds ``flag`` words, as the forum flags
-        its own members' posts; best effort: the audit log has the flag already. A sender
-        linked to forum staff is not flagged (the decision knew it: no flag entry)."""
+    def flag(self, msg: ChatMessage, post_id: PostID, judged: str) -> None:
+        """Flag the forum post ``msg`` became when ``judged`` (what it was judged on) holds
+        ``flag`` words, as the forum flags its own members' posts; best effort: the audit log
+        has the flag already. A sender linked to forum staff is not flagged (the decision
+        knew it: no flag entry)."""
         words = self.ctx.words.current() if self.ctx.words.enabled else None
-        found = () if words is None else words.matches(WordAction.FLAG, msg.body)
+        found = () if words is None else words.matches(WordAction.FLAG, judged)
         # Staff are not flagged; when the forum cannot tell, the flag errs on the side of the
         # forum's moderators seeing it.
         if found and self._linked_staff_known(msg.sender) is not True:

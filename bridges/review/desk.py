@@ -3,6 +3,10 @@
 - A decision that holds (a crossing policy's ``hold``, a watched word that requires approval)
   puts the crossing in porch's queue (:class:`bridges.store.review.ReviewQueue`) instead of
   delivering it, and porch's bot announces it in the moderators room (``moderation.review.room``).
+- The notice quotes the held message only when the moderators room is no more open than the
+  space the message was written in (:func:`policies.review_notice.may_quote`, the room's tier as
+  :mod:`bridges.tiers` derives it); otherwise it says only that item N is held and where to
+  read it (the ``/review`` page), and ``!pending`` lists it without its text.
 - Moderators decide there, with a reaction on the notice (✅ approve, ❌ reject) or a command
   (``!approve N``, ``!reject N [reason]``, ``!pending``), if their power level in that room
   reaches ``moderation.review.power_level``; or on porch's ``/review`` page
@@ -18,8 +22,9 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +53,8 @@ from policies import engine
 from policies.decision import Decision, Outcome
 from policies.facts import BodyFormat, Content
 from policies.membership import power_level
+from policies.review_notice import may_quote
+from policies.tiers import Tier
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +148,13 @@ class ReviewDesk:
         author: str,
         content: Content,
         msg: ChatMessage | None = None,
+        keep: Mapping[str, Any] | None = None,
     ) -> Decision:
         """The decision to act on: ``decision`` itself unless it holds the crossing.
 
         A held crossing is queued (and announced; a chat sender, ``msg``'s, is told) the first
-        time; once a moderator approved it, the decision lets it cross with the same
+        time, with ``content`` as its preview and ``keep`` (what it was judged on) kept for
+        :meth:`kept`; once a moderator approved it, the decision lets it cross with the same
         transforms; once rejected, it refuses.
         """
         if decision.outcome is not Outcome.HELD:
@@ -166,6 +175,8 @@ class ReviewDesk:
                 rule=decision.rule,
                 policy_version=decision.policy_version,
                 reason=decision.reason,
+                kept=None if keep is None else json.dumps(keep, ensure_ascii=False),
+                source_tier=_source_tier(decision),
             ),
             now,
         )
@@ -183,6 +194,18 @@ class ReviewDesk:
         if msg is not None and item.created_at == now:
             self._tell_sender(row, link, msg, item)
         return replace(decision, reason=f"{decision.reason} (review #{item.id})")
+
+    def kept(self, row: InboxRow, link: LinkConfig, subject: str) -> Mapping[str, Any] | None:
+        """What a held crossing was judged on (``keep`` of :meth:`consult`), once it is held;
+        ``None`` when it never was, or was held before porch kept it."""
+        item = self.queue.find(row.id, link.name, subject)
+        if item is None or item.kept is None:
+            return None
+        try:
+            found = json.loads(item.kept)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
 
     def _tell_sender(
         self, row: InboxRow, link: LinkConfig, msg: ChatMessage, item: HeldItem
@@ -258,11 +281,20 @@ class ReviewDesk:
             return
         try:
             self.ctx.chat.ensure_joined(room, self.ctx.chat.bot_user_id)
+            quoted = self._may_quote(room, item)
+            if not quoted:
+                log.warning(
+                    "review: #%d comes from a %s space and the moderators room %s is more "
+                    "open (or its tier is unknown): the notice points to the review page only",
+                    item.id,
+                    item.source_tier or "private (unknown)",
+                    room,
+                )
+            content = (
+                notice_content(item) if quoted else pointer_content(item, self.ctx.public_url)
+            )
             event_id = self.ctx.chat.send(
-                room,
-                notice_content(item),
-                as_user=None,
-                txn_id=f"porch.{row.id}.review.{item.id}.notice",
+                room, content, as_user=None, txn_id=f"porch.{row.id}.review.{item.id}.notice"
             )
         except (MatrixRateLimited, MatrixUnavailable):
             raise  # passing: the event is tried again and the notice with it
@@ -272,6 +304,15 @@ class ReviewDesk:
             log.warning("review: no notice of #%d in %s: %s", item.id, room, exc)
             return
         self.queue.set_notice(item.id, event_id)
+
+    def _may_quote(self, room: RoomID, item: HeldItem) -> bool:
+        """Whether the moderators room may read the text of ``item`` (fails closed: an
+        unreadable room tier, or a tier porch does not know, shows nothing).
+
+        Raises:
+            MatrixRateLimited: the homeserver asks porch to wait (the event is tried again).
+        """
+        return may_quote(self.ctx.tiers.room_tier(room), _tier(item.source_tier))
 
     def owns(self, event: InboxPayload) -> bool:
         """Whether ``event`` is the desk's: a decision, a forum reviewable, or a message or
@@ -312,7 +353,10 @@ class ReviewDesk:
             self._say(row, room, self._not_allowed(msg.sender), "denied")
             return
         if words[0].lower() == "!pending":
-            self._say(row, room, pending_text(self.queue.items()), "pending")
+            items = self.queue.items()
+            self._say(
+                row, room, pending_text(items, lambda i: self._may_quote(room, i)), "pending"
+            )
             return
         number = words[1].lstrip("#") if len(words) > 1 else ""
         item = self.queue.get(int(number)) if number.isdigit() else None
@@ -446,8 +490,40 @@ def notice_content(item: HeldItem) -> dict[str, Any]:
     }
 
 
-def pending_text(items: list[HeldItem]) -> str:
+def pointer_content(item: HeldItem, public_url: str | None) -> dict[str, Any]:
+    """The moderators-room notice of a held crossing the room may not read: its number and
+    where to decide, nothing of its text, author or link (they are the closed space's too)."""
+    page = f"{public_url.rstrip('/')}/review" if public_url else "porch's /review page"
+    text = (
+        f"Held for review #{item.id}: it comes from a space more closed than this room, so "
+        f"its text is not shown here. Read it and decide on {page}."
+    )
+    return {"msgtype": "m.notice", "body": text, "m.mentions": {}}
+
+
+def pending_text(items: list[HeldItem], quotable: Callable[[HeldItem], bool]) -> str:
+    """The ``!pending`` answer: each held item, quoted only where ``quotable`` says the room
+    may read it."""
     if not items:
         return "Nothing is held for review."
-    lines = [f"#{i.id} {i.link} {i.direction} from {i.author}: {i.preview[:80]}" for i in items]
+    lines = [
+        f"#{i.id} {i.link} {i.direction} from {i.author}: {i.preview[:80]}"
+        if quotable(i)
+        else f"#{i.id}: from a more closed space (see the review page)"
+        for i in items
+    ]
     return "Held for review:\n" + "\n".join(lines)
+
+
+def _source_tier(decision: Decision) -> str | None:
+    """The tier of the space held content was written in (``None``: unknown)."""
+    facts = decision.facts
+    tier = None if facts is None else facts.effective_source_tier
+    return None if tier is None else tier.value
+
+
+def _tier(value: str | None) -> Tier | None:
+    try:
+        return None if value is None else Tier(value)
+    except ValueError:
+        return None

@@ -84,3 +84,69 @@ class AuditLog:
                 (link or "", str(outcome), str(rule), int(n))
                 for link, outcome, rule, n in conn.execute(query)
             ]
+
+
+#: Entries written longer ago than this are taken to be committed: an entry with a lower id
+#: cannot appear after it (ids are handed out at insert, and porch's transactions are short).
+SETTLE_SECONDS = 300.0
+
+Tally = dict[tuple[str, str, str], int]
+
+
+class DecisionTally:
+    """Decisions per ``(link, outcome, rule)`` for the ``porch_decisions`` counters, without
+    reading the whole log at each scrape.
+
+    The first call counts the log once (by one grouped query); later calls read only the
+    entries past the last settled id, a range of the primary key: what was written since,
+    plus the last :data:`SETTLE_SECONDS`. Settled entries are kept in memory, so entries
+    pruned later (:mod:`bridges.store.retention`) still count and the counters never go down.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._settled: Tally | None = None
+        self._settled_id = 0
+
+    def counts(self, now: float) -> list[tuple[str, str, str, int]]:
+        """The current counts (link ``""`` when none), as at ``now``."""
+        if self._settled is None:
+            self._settled = self._first(now)
+        recent = sa.select(audit.c.id, audit.c.at, audit.c.link, audit.c.outcome, audit.c.rule)
+        with self.db.read() as conn:
+            rows = list(
+                conn.execute(recent.where(audit.c.id > self._settled_id).order_by(audit.c.id))
+            )
+        total = dict(self._settled)
+        settling = True
+        for row in rows:
+            key = (row.link or "", str(row.outcome), str(row.rule))
+            total[key] = total.get(key, 0) + 1
+            # Settle the longest run of old entries only: an entry after a recent one might
+            # still have a neighbour below it that is not committed yet.
+            settling = settling and float(row.at) < now - SETTLE_SECONDS
+            if settling:
+                self._settled[key] = self._settled.get(key, 0) + 1
+                self._settled_id = int(row.id)
+        return [(link, outcome, rule, n) for (link, outcome, rule), n in sorted(total.items())]
+
+    def _first(self, now: float) -> Tally:
+        # The settled part by one grouped query, up to the newest entry old enough to settle
+        # (found through the index on ``at``).
+        with self.db.read() as conn:
+            last = conn.execute(
+                sa.select(sa.func.max(audit.c.id)).where(audit.c.at < now - SETTLE_SECONDS)
+            ).scalar_one()
+            if last is None:
+                return {}
+            grouped = (
+                sa.select(audit.c.link, audit.c.outcome, audit.c.rule, sa.func.count())
+                .where(audit.c.id <= last)
+                .group_by(audit.c.link, audit.c.outcome, audit.c.rule)
+            )
+            tally = {
+                (link or "", str(outcome), str(rule)): int(n)
+                for link, outcome, rule, n in conn.execute(grouped)
+            }
+        self._settled_id = int(last)
+        return tally

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from bridges.configbase import Section
+from bridges.store.retention import RetentionConfig
 
 
 class StoreConfig(Section):
@@ -13,6 +14,8 @@ class StoreConfig(Section):
     url: str = "sqlite:///porch.db"
     #: Connection pool size for PostgreSQL.
     pool_size: int = Field(default=5, gt=0)
+    #: What the store forgets, and when (:mod:`bridges.store.retention`).
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("url")
     @classmethod

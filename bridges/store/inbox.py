@@ -114,26 +114,35 @@ class Inbox:
         with self.db.begin() as conn:
             return [self._append_one(conn, event, now) for event in events]
 
-    def append_transaction(self, txn_id: str, events: Sequence[NewEvent], now: float) -> bool:
-        """Record a Matrix appservice transaction and its events atomically.
+    def append_transaction(self, txn_id: str, events: Sequence[NewEvent], now: float) -> int:
+        """Record a Matrix appservice transaction and its events atomically; returns how many
+        of its events were new.
 
-        Returns False (recording nothing) when ``txn_id`` was already recorded: the homeserver
-        retried a transaction whose acknowledgement it did not receive.
+        Events are deduplicated by their own keys (the event id, unique across Matrix), never
+        by ``txn_id``: a retried transaction records nothing twice, and a transaction id used
+        again for other events records those. Synapse reuses ids: on SQLite it rebuilds its
+        counter at start from the transactions it has not delivered yet (none, once porch took
+        everything), so after a homeserver restart it numbers from 1 again
+        (``synapse/storage/databases/main/appservice.py``, ``get_max_as_txn_id``). The
+        ``as_transactions`` row only says when an id was last seen.
         """
         with self.db.begin() as conn:
             seen = conn.execute(
                 sa.select(as_transactions.c.txn_id).where(as_transactions.c.txn_id == txn_id)
             ).first()
-            if seen is not None:
-                return False
-            conn.execute(
-                sa.insert(as_transactions).values(
-                    txn_id=txn_id, received_at=now, event_count=len(events)
+            if seen is None:
+                conn.execute(
+                    sa.insert(as_transactions).values(
+                        txn_id=txn_id, received_at=now, event_count=len(events)
+                    )
                 )
-            )
-            for event in events:
-                self._append_one(conn, event, now)
-        return True
+            else:
+                conn.execute(
+                    sa.update(as_transactions)
+                    .where(as_transactions.c.txn_id == txn_id)
+                    .values(received_at=now, event_count=len(events))
+                )
+            return sum(self._append_one(conn, event, now) is not None for event in events)
 
     @staticmethod
     def append_in(conn: sa.Connection, event: NewEvent, now: float) -> int | None:

@@ -1,7 +1,11 @@
 """The review queue's tables: held crossings and the forum's queued posts porch follows.
 
 A held item keeps the inbox event it came from (kind and neutral payload): an approval sends
-that event through the relay again, whose normal delivery code then carries it. A decision
+that event through the relay again, whose normal delivery code then carries it. A held chat
+message also keeps what it was judged on (``kept``: the text the forum gets, as the moderators
+saw it), so that an approval posts that text and not a new rendering, and each item keeps the
+tier of the space its content was written in (``source_tier``), which decides whether a
+moderators room may quote it. A decision
 (state change, its audit entry and the inbox event that delivers it) is one transaction, and
 only a pending item can be decided, so two moderators deciding at once make one decision.
 """
@@ -42,6 +46,8 @@ review_items = sa.table(
     sa.column("decided_at", sa.Float),
     sa.column("decision_note", sa.Text),
     sa.column("notice_event_id", sa.String),
+    sa.column("kept", sa.Text),
+    sa.column("source_tier", sa.String),
 )
 
 forum_reviewables = sa.table(
@@ -79,6 +85,10 @@ class NewHeld:
     rule: str
     policy_version: str
     reason: str
+    #: What the crossing was judged on, to deliver on approval (JSON; chat messages).
+    kept: str | None = None
+    #: The tier of the space the content comes from; ``None``: unknown (taken as private).
+    source_tier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +113,16 @@ class HeldItem:
     decided_at: float | None = None
     decision_note: str | None = None
     notice_event_id: str | None = None
+    kept: str | None = None
+    source_tier: str | None = None
 
     @property
     def pending(self) -> bool:
         return self.state == PENDING
+
+
+#: The columns a new item fills from :class:`NewHeld`.
+_HELD_COLUMNS = tuple(c for c in review_items.columns if c.name in NewHeld.__dataclass_fields__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +148,7 @@ class ForumQueued:
 
 def _held(row: sa.Row[tuple[object, ...]]) -> HeldItem:
     m = row._mapping
-    return HeldItem(**{name: m[name] for name in HeldItem.__dataclass_fields__})
+    return HeldItem(**{name: m[name] for name in HeldItem.__dataclass_fields__ if name in m})
 
 
 def _queued(row: sa.Row[tuple[object, ...]]) -> ForumQueued:
@@ -161,13 +177,24 @@ class ReviewQueue:
             if found is None:
                 conn.execute(
                     sa.insert(review_items).values(
-                        **{name: getattr(new, name) for name in NewHeld.__dataclass_fields__},
+                        **{c.name: getattr(new, c.name) for c in _HELD_COLUMNS},
                         state=PENDING,
                         created_at=now,
                     )
                 )
                 found = conn.execute(sa.select(review_items).where(where)).one()
         return _held(found)
+
+    def find(self, inbox_id: int, link: str, subject: str) -> HeldItem | None:
+        """The item of one crossing (an inbox event, on a link, for a subject), if held."""
+        where = sa.and_(
+            review_items.c.inbox_id == inbox_id,
+            review_items.c.link == link,
+            review_items.c.subject == subject,
+        )
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(review_items).where(where)).first()
+        return None if row is None else _held(row)
 
     def get(self, item_id: int) -> HeldItem | None:
         with self.db.read() as conn:

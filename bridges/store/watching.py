@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from bridges.store.audit import AuditEntry, audit, entry_of
 from bridges.store.db import Database
+from bridges.store.mapping import threads
 from bridges.store.tiers import category_security
 
 watch_activity = sa.table(
@@ -102,6 +103,12 @@ class Activity:
     matrix_url: str | None = None
     #: The post's keywords, for emerging words.
     words: tuple[str, ...] = ()
+
+    @property
+    def from_chat(self) -> bool:
+        """Whether a chat message was seen (forum posts carry no event id): its readers are
+        then the more closed of its room and its category."""
+        return self.event_id is not None and self.room_id is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,20 +395,34 @@ class WatchRecords:
                 )
             ]
 
+    def link_room_ids(self, link: str) -> list[str]:
+        """The rooms porch mapped threads of ``link`` to (a link named by alias)."""
+        query = sa.select(threads.c.room_id).where(threads.c.link == link).distinct()
+        with self.db.read() as conn:
+            return sorted(str(r[0]) for r in conn.execute(query))
+
     # --- dashboard sign-ins -----------------------------------------------------------------
 
-    def add_nonce(self, nonce: str, expires_at: float) -> None:
-        with self.db.begin() as conn:
-            conn.execute(sa.insert(dashboard_nonces).values(nonce=nonce, expires_at=expires_at))
-
-    def use_nonce(self, nonce: str, now: float) -> bool:
-        """Use up a sign-in nonce; ``False`` when unknown, expired or already used."""
+    def spend_nonce(self, nonce: str, expires_at: float, now: float) -> bool:
+        """Use up a sign-in nonce that porch signed (its sha-256 is kept until it expires);
+        ``False`` when it was used before. Expired ones are dropped on the way, so the table
+        holds only the sign-ins of the last ``NONCE_TTL`` that the forum answered."""
+        insert = (
+            self.db.insert(dashboard_nonces)
+            .values(nonce=_hash(nonce), expires_at=expires_at)
+            .on_conflict_do_nothing()
+            .returning(dashboard_nonces.c.nonce)
+        )
         with self.db.begin() as conn:
             conn.execute(sa.delete(dashboard_nonces).where(dashboard_nonces.c.expires_at < now))
-            used = conn.execute(
-                sa.delete(dashboard_nonces).where(dashboard_nonces.c.nonce == nonce)
-            ).rowcount
-        return bool(used)
+            return conn.execute(insert).first() is not None
+
+    def nonce_count(self) -> int:
+        """How many used nonces are kept (the table's size)."""
+        with self.db.read() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(dashboard_nonces)).scalar_one()
+            )
 
     def open_session(
         self, token: str, username: str, groups: list[str], expires_at: float
@@ -428,6 +449,22 @@ class WatchRecords:
         if row is None:
             return None
         return str(row.username), frozenset(json.loads(row.groups))
+
+    def regroup_sessions(self, username: str, groups: list[str]) -> None:
+        """Every session of ``username`` reads with ``groups`` from now on (the forum said so)."""
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.update(dashboard_sessions)
+                .where(dashboard_sessions.c.username == username)
+                .values(groups=json.dumps(sorted(groups)))
+            )
+
+    def close_sessions(self, username: str) -> None:
+        """Sign ``username`` out everywhere."""
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.delete(dashboard_sessions).where(dashboard_sessions.c.username == username)
+            )
 
     def close_session(self, token: str) -> None:
         with self.db.begin() as conn:

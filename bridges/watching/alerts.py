@@ -6,6 +6,10 @@ what is due, channel by channel, recording each channel as it succeeds. A channe
 tried again later (the alert's ``due_at`` moves on); one that succeeded is not sent again. The
 room notice uses a transaction id derived from the alert, so a crash between sending and
 recording it does not post twice.
+
+Each channel gets the alert as its readers may read it (:mod:`bridges.watching.sinks`): whole
+when every reader of the room (or, for email and webhooks, everyone) may read where it came
+from, else as a link without the restricted text.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from bridges.backoff import backoff
 from bridges.matrix.api import AppserviceAPI
 from bridges.model import RoomID
 from bridges.store.watching import AlertRow, WatchRecords
+from bridges.watching.access import Readers
 from bridges.watching.config import SmtpConfig, WatchConfig, WatchingConfig, WebhookConfig
-from policies.watching import AlertKind, quiet_until
+from bridges.watching.sinks import Audience, Audiences, withheld
+from policies.watching import AlertKind, audience_may_read, quiet_until
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +182,8 @@ class Dispatcher:
         *,
         clock: Callable[[], float] = time.time,
         session: requests.Session | None = None,
+        readers: Readers | None = None,
+        audiences: Audiences | None = None,
     ) -> None:
         self.config = config
         self.records = records
@@ -183,6 +191,10 @@ class Dispatcher:
         self.resolve_room = resolve_room
         self.clock = clock
         self.session = session
+        #: Without these, every destination is one porch cannot name and every source is
+        #: unknown: alerts carry links only (fail closed).
+        self.readers = readers
+        self.audiences = audiences
 
     def send_due(self) -> int:
         """Send every alert whose time has come; returns how many were finished."""
@@ -201,7 +213,7 @@ class Dispatcher:
         return finished
 
     def _send(self, watch: WatchConfig, alert: AlertRow) -> bool:
-        plain, html = alert_text(alert.body)
+        readers = None if self.readers is None else self.readers.of_alert(alert.body)
         errors: list[str] = []
         for channel, send in (
             ("room", self._room),
@@ -211,7 +223,7 @@ class Dispatcher:
             if alert.sent.get(channel) is not None:
                 continue
             try:
-                if send(watch, alert, plain, html):
+                if send(watch, alert, readers):
                     self.records.alert_sent(alert.id, channel, self.clock())
             except Exception as exc:  # every channel's failure is retried the same way
                 log.warning("watching: alert %d (%s) failed: %s", alert.id, channel, exc)
@@ -224,12 +236,20 @@ class Dispatcher:
         self.records.alert_done(alert.id, now)
         return True
 
-    def _room(self, watch: WatchConfig, alert: AlertRow, plain: str, html: str) -> bool:
+    def _for(self, alert: AlertRow, readers: frozenset[str] | None, audience: Audience) -> Any:
+        """The alert's body as ``audience`` may read it: whole, or :func:`withheld`."""
+        if audience_may_read(readers, audience):
+            return alert.body
+        return {**withheld(alert.body), "kind": alert.kind}
+
+    def _room(self, watch: WatchConfig, alert: AlertRow, readers: frozenset[str] | None) -> bool:
         if watch.alerts.room is None:
             return False
         if self.chat is None:
             raise RuntimeError("no homeserver connection")
         room = self.resolve_room(watch.alerts.room)
+        audience = None if self.audiences is None else self.audiences.room(room)
+        plain, html = alert_text(self._for(alert, readers, audience))
         content = {
             "msgtype": "m.notice",
             "body": plain,
@@ -240,18 +260,31 @@ class Dispatcher:
         self.chat.send(room, content, as_user=None, txn_id=f"porch-watch-alert-{alert.id}")
         return True
 
-    def _email(self, watch: WatchConfig, alert: AlertRow, plain: str, html: str) -> bool:
+    def _email(self, watch: WatchConfig, alert: AlertRow, readers: frozenset[str] | None) -> bool:
         if not watch.alerts.emails:
             return False
         if self.config.smtp is None:
             raise RuntimeError("watching.smtp is not configured")
-        subject = f"[porch watch {watch.name}] {alert.body.get('title') or alert.kind}"
+        # Who reads an address is not porch's to know: only what everyone may read goes whole.
+        body = self._for(alert, readers, None)
+        plain, html = alert_text(body)
+        what = alert.kind if body.get("withheld") else body.get("title") or alert.kind
+        subject = f"[porch watch {watch.name}] {what}"
         send_email(self.config.smtp, watch.alerts.emails, subject, plain, f"<p>{html}</p>")
         return True
 
-    def _webhook(self, watch: WatchConfig, alert: AlertRow, plain: str, html: str) -> bool:
+    def _webhook(
+        self, watch: WatchConfig, alert: AlertRow, readers: frozenset[str] | None
+    ) -> bool:
         if watch.alerts.webhook is None:
             return False
-        payload = {"type": "porch.watch.alert", "id": alert.id, "text": plain, **alert.body}
+        body = self._for(alert, readers, None)
+        plain, _ = alert_text(body)
+        shown = {k: v for k, v in body.items() if k not in _INTERNAL}
+        payload = {"type": "porch.watch.alert", "id": alert.id, "text": plain, **shown}
         post_webhook(watch.alerts.webhook, payload, self.session)
         return True
+
+
+#: Body keys porch keeps for itself: where an alert came from, and its withheld link.
+_INTERNAL = ("source", "withheld_url")

@@ -21,7 +21,6 @@ Example (all optional; without ``watches`` nothing is watched)::
 from __future__ import annotations
 
 import ipaddress
-import re
 from datetime import time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,23 +28,35 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
 from bridges.configbase import Section
-from policies.watching import QuietHours, Rule, Scope, Terms, Thresholds, compile_terms
+from policies.linear import compile_linear
+from policies.watching import (
+    EVERYONE,
+    QuietHours,
+    Rule,
+    Scope,
+    Terms,
+    Thresholds,
+    compile_terms,
+)
 
 
 class TermsConfig(Section):
     words: tuple[str, ...] = ()
     phrases: tuple[str, ...] = ()
-    #: Python regular expressions, matched case-insensitively.
+    #: Regular expressions in RE2 syntax (linear time), matched case-insensitively.
     patterns: tuple[str, ...] = ()
 
     @field_validator("patterns")
     @classmethod
     def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+            # Matched by RE2 (linear time in what members write): no look-arounds or
+            # backreferences (https://github.com/google/re2/wiki/Syntax).
+            if compile_linear(pattern, ignore_case=True) is None:
+                raise ValueError(
+                    f"{pattern!r} is not a regular expression porch can run (RE2 syntax: "
+                    "no look-arounds or backreferences)"
+                )
         return patterns
 
 
@@ -185,6 +196,11 @@ class DashboardConfig(Section):
     groups: tuple[str, ...] = ()
     #: Seconds a dashboard sign-in lasts.
     session_ttl: float = Field(default=8 * 3600.0, gt=0)
+    #: Seconds a signed-in user's forum groups are trusted before porch asks the forum again
+    #: (one admin API request per user and interval; the forum's budget is shared site-wide).
+    #: A group the forum removed stops showing at the next check; a forum that cannot be
+    #: asked then signs nobody in until it answers.
+    groups_recheck: float = Field(default=300.0, ge=10, le=3600)
 
 
 class WatchingConfig(Section):
@@ -219,3 +235,35 @@ class WatchingConfig(Section):
             if watch.name == name:
                 return watch
         raise KeyError(name)
+
+
+def sink_warnings(config: WatchingConfig) -> list[str]:
+    """Destinations of a watch that will never get all of what it reads (``porch check``).
+
+    A watch whose groups may read restricted spaces (any group but ``everyone``) sends what
+    only they may read to none of: email addresses and webhooks (who reads them is not
+    porch's to know: they get a link and no text, and digests leave it out), nor an alert room
+    unless every member is a linked forum user of those groups (checked on each send).
+    """
+    found = []
+    for i, watch in enumerate(config.watches):
+        if set(watch.groups) <= {EVERYONE}:
+            continue
+        groups = ", ".join(watch.groups)
+        what = f"alerts on what only {groups} may read"
+        if watch.alerts.emails:
+            found.append(f"watching.watches[{i}].alerts.emails: {what} carry a link, no text")
+        if watch.alerts.webhook is not None:
+            found.append(f"watching.watches[{i}].alerts.webhook: {what} carry a link, no text")
+        if watch.digest is not None and watch.digest.emails:
+            found.append(
+                f"watching.watches[{i}].digest.emails: the digest lists only what everyone "
+                f"may read, not what only {groups} may"
+            )
+        if watch.alerts.room is not None:
+            found.append(
+                f"watching.watches[{i}].alerts.room: {what} are shown in full only while the "
+                f"room is not public and each member is a linked forum user of {groups}; "
+                "otherwise as a link"
+            )
+    return found

@@ -2,9 +2,11 @@
 per link and what was held or refused (from the audit log), and alerts folded in quiet hours.
 
 An empty digest (nothing the watch may read happened) is not sent. Made for the last complete
-period (:func:`policies.watching.period`) from what the watch's
+period (:func:`policies.watching.period`) from what each of the watch's
 groups may read now (:mod:`bridges.watching.report`); sent as a Matrix message in the watch's
-room and as an HTML email. Each period's digest is recorded per channel, so the worker's
+room and as an HTML email, each made again for its destination: the room's members must all
+be entitled to what it lists, an email lists only what everyone may read
+(:mod:`bridges.watching.sinks`). Each period's digest is recorded per channel, so the worker's
 scheduled run sends it once even across restarts.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
+from typing import Literal
 
 from bridges.matrix.api import AppserviceAPI
 from bridges.model import RoomID
@@ -26,12 +29,19 @@ from bridges.watching.alerts import alert_text, send_email
 from bridges.watching.config import WatchConfig, WatchingConfig
 from bridges.watching.report import (
     ThreadSummary,
-    crossings,
+    crossings_when,
     term_days,
     threads,
-    visible,
+    visible_when,
 )
-from policies.watching import Emerging, emerging, period
+from bridges.watching.sinks import Audience, Audiences
+from policies.watching import (
+    Emerging,
+    audience_may_read,
+    emerging,
+    period,
+    readable_by_all,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +81,30 @@ def build_digest(
     start: float,
     end: float,
     key: str,
+    audience: Audience | Literal["watch"] = "watch",
 ) -> Digest:
-    """The digest of ``watch`` for ``[start, end)``, as its groups may read it."""
+    """The digest of ``watch`` for ``[start, end)``, as every one of its groups may read it
+    and, for a destination, as every person of its ``audience`` may too
+    (:mod:`bridges.watching.sinks`; ``None``: only what everyone may read)."""
+
+    def allowed(found: frozenset[str] | None) -> bool:
+        if not readable_by_all(found, watch.groups):
+            return False
+        return audience == "watch" or audience_may_read(found, audience)
+
     records = readers.records
     span = end - start
     history_start = start - BASELINE_PERIODS * span
     seen_before = {a.thread for a in records.activity(watch.name, until=start)}
-    recent = visible(
-        readers, records.activity(watch.name, since=history_start, until=end), watch.groups
+    recent = visible_when(
+        readers, records.activity(watch.name, since=history_start, until=end), allowed
     )
     in_period = [a for a in recent if a.at >= start]
     summaries = threads(in_period)
     counts = term_days(recent, history_start, BASELINE_PERIODS + 1, span)
     words = term_days(recent, history_start, BASELINE_PERIODS + 1, span, words=True)
     own = {t.lower() for t in counts}
-    crossed, held = crossings(readers, watch.groups, start, end)
+    crossed, held = crossings_when(readers, allowed, start, end)
     visible_threads = {a.thread for a in in_period}
     folded = [
         a
@@ -226,6 +245,7 @@ class Digests:
         resolve_room: Callable[[str], RoomID],
         *,
         clock: Callable[[], float] = time.time,
+        audiences: Audiences | None = None,
     ) -> None:
         self.config = config
         self.readers = readers
@@ -233,6 +253,8 @@ class Digests:
         self.chat = chat
         self.resolve_room = resolve_room
         self.clock = clock
+        #: Without it, a watch room is a destination porch cannot name (fail closed).
+        self.audiences = audiences
 
     def current(self, watch: WatchConfig, now: float | None = None) -> Digest:
         """The digest of the last complete period of ``watch``'s cadence."""
@@ -267,6 +289,10 @@ class Digests:
                 log.exception("watching: digest of %s for %s failed", watch.name, digest.period)
         return sent
 
+    def _for(self, watch: WatchConfig, digest: Digest, audience: Audience) -> Digest:
+        """``digest`` made again as ``audience`` may read it (same period and key)."""
+        return build_digest(watch, self.readers, digest.start, digest.end, digest.period, audience)
+
     def send(self, watch: WatchConfig, digest: Digest) -> int:
         """Send ``digest`` on the channels that have not had it; how many channels sent."""
         if watch.digest is None:
@@ -280,28 +306,35 @@ class Digests:
                 if done.get(channel) is None:
                     self.records.mark_digest(watch.name, digest.period, channel, self.clock())
             return 0
-        text, html = render_text(digest), render_html(digest)
         count = 0
         if watch.digest.room and watch.alerts.room and done.get("room") is None:
             if self.chat is None:
                 raise RuntimeError("no homeserver connection")
             room = self.resolve_room(watch.alerts.room)
-            content = {
-                "msgtype": "m.text",
-                "body": text,
-                "format": "org.matrix.custom.html",
-                "formatted_body": html,
-            }
-            txn = f"porch-watch-digest-{watch.name}-{digest.period}"
-            self.chat.send(room, content, as_user=None, txn_id=txn)
+            audience = None if self.audiences is None else self.audiences.room(room)
+            shown = self._for(watch, digest, audience)
+            if not shown.empty:
+                text, html = render_text(shown), render_html(shown)
+                content = {
+                    "msgtype": "m.text",
+                    "body": text,
+                    "format": "org.matrix.custom.html",
+                    "formatted_body": html,
+                }
+                txn = f"porch-watch-digest-{watch.name}-{digest.period}"
+                self.chat.send(room, content, as_user=None, txn_id=txn)
+                count += 1
             self.records.mark_digest(watch.name, digest.period, "room", self.clock())
-            count += 1
         if watch.digest.emails and done.get("email") is None:
             if self.config.smtp is None:
                 raise RuntimeError("watching.smtp is not configured")
-            subject = f"[porch watch {watch.name}] digest for {digest.period}"
-            page = f"<!doctype html><html><body>{html}</body></html>"
-            send_email(self.config.smtp, watch.digest.emails, subject, text, page)
+            # Who reads an address is not porch's to know: only what everyone may read.
+            shown = self._for(watch, digest, None)
+            if not shown.empty:
+                text, html = render_text(shown), render_html(shown)
+                subject = f"[porch watch {watch.name}] digest for {digest.period}"
+                page = f"<!doctype html><html><body>{html}</body></html>"
+                send_email(self.config.smtp, watch.digest.emails, subject, text, page)
+                count += 1
             self.records.mark_digest(watch.name, digest.period, "email", self.clock())
-            count += 1
         return count

@@ -4,8 +4,10 @@ Hooked after :meth:`bridges.relay.Relay._route` (``Relay(ctx, observers=[...])``
 what the relay saw, once the copies exist: the forum topic and the Matrix thread can both be
 linked from an alert. For each watch it:
 
-1. checks access first: the watch's forum groups must be entitled to read the post's category
-   (a chat message: its link's category); unknown readers mean the watch sees nothing;
+1. checks access first: each of the watch's forum groups must be entitled to read the post's
+   category; a chat message is read by its room first, so it counts only where the room is no
+   more closed than its link's category (an invite-only room linked to an open category feeds
+   no watch); unknown readers or tiers mean the watch sees nothing;
 2. checks the watch's scope (categories, tags, rooms, author groups) and its terms
    (:mod:`policies.watching`);
 3. records the activity (once per inbox event: a retried event counts once);
@@ -53,11 +55,12 @@ from policies.watching import (
     EVERYONE,
     AlertKind,
     Observation,
+    chat_readers,
     crossed,
     in_scope,
     keywords,
     matched_terms,
-    readable,
+    readable_by_all,
 )
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,7 @@ class Watcher:
         self.clock = clock or ctx.clock
         self._need_tags = any(w.tags for w in config.watches)
         self._need_groups = any(w.author_groups for w in config.watches)
+        self._base = ctx.discourse.base_url
         appservice = ctx.matrix.appservice
         self._ghosts = None if appservice is None else re.compile(ctx.matrix.ghost_regex())
 
@@ -213,7 +217,14 @@ class Watcher:
         if link is None:
             return None
         category = self.ctx.category_of(link)
-        readers = _readers(self.ctx.tiers.category(category))
+        security = self.ctx.tiers.category(category)
+        # The room's members read it first: an invite-only room linked to an open category
+        # is not read by the category's readers (the more closed of the two decides).
+        readers = chat_readers(
+            _readers(security),
+            None if security is None else security.tier,
+            self.ctx.tiers.room_tier(msg.room_id),
+        )
         root = msg.thread_root or msg.event_id
         thread = self.ctx.store.mapping.thread_for_root(msg.room_id, root)
         topic_id = None if thread is None else int(thread.topic_id)
@@ -277,7 +288,9 @@ class Watcher:
     # --- one watch --------------------------------------------------------------------------
 
     def _for_watch(self, watch: WatchConfig, row: InboxRow, seen: Seen) -> bool:
-        if not readable(seen.readers, watch.groups):
+        # The watch's alerts and digests reach all of its groups at once: record only what
+        # each of them may read.
+        if not readable_by_all(seen.readers, watch.groups):
             return False
         rule = watch.rule()
         if not in_scope(rule.scope, seen.observation):
@@ -310,6 +323,14 @@ class Watcher:
             "matrix_url": seen.matrix_url,
             "terms": list(terms),
             "author": seen.observation.author,
+            # What the destinations are checked against when it is sent
+            # (:mod:`bridges.watching.sinks`), and the link that is all a reader without the
+            # tier gets: no slug, which is the title.
+            "source": {
+                "category_id": seen.observation.category_id,
+                "chat_room_id": seen.room_id if seen.event_id is not None else None,
+            },
+            "withheld_url": None if seen.topic_id is None else f"{self._base}/t/{seen.topic_id}",
         }
         raised = False
         if terms:

@@ -9,13 +9,13 @@ audit log, per link, for the links whose category the reader may read.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bridges.store.audit import AuditEntry
 from bridges.store.watching import Activity, audit_between
 from bridges.watching.access import Readers
-from policies.watching import emerging
+from policies.watching import emerging, readable, readable_by_all
 
 DAY = 86400.0
 #: The audit outcomes shown per link, in this order.
@@ -44,14 +44,32 @@ class ThreadSummary:
 def visible(
     readers: Readers, activity: Iterable[Activity], groups: Iterable[str]
 ) -> list[Activity]:
-    """The activity whose category ``groups`` may read now."""
+    """The activity one person in ``groups`` may read now (a dashboard viewer)."""
     groups = frozenset(groups)
-    allowed: dict[int | None, bool] = {}
+    return visible_when(readers, activity, lambda r: readable(r, groups))
+
+
+def visible_to_all(
+    readers: Readers, activity: Iterable[Activity], groups: Iterable[str]
+) -> list[Activity]:
+    """The activity every member of every group in ``groups`` may read now (a watch)."""
+    groups = frozenset(groups)
+    return visible_when(readers, activity, lambda r: readable_by_all(r, groups))
+
+
+def visible_when(
+    readers: Readers,
+    activity: Iterable[Activity],
+    allowed: Callable[[frozenset[str] | None], bool],
+) -> list[Activity]:
+    """The activity whose reading groups now (:meth:`Readers.of`) pass ``allowed``."""
+    decided: dict[tuple[int | None, str | None], bool] = {}
     out = []
     for item in activity:
-        if item.category_id not in allowed:
-            allowed[item.category_id] = readers.may_read_category(item.category_id, groups)
-        if allowed[item.category_id]:
+        key = (item.category_id, item.room_id if item.from_chat else None)
+        if key not in decided:
+            decided[key] = allowed(readers.of(item))
+        if decided[key]:
             out.append(item)
     return out
 
@@ -127,15 +145,26 @@ def crossings(
     readers: Readers, groups: Iterable[str], since: float, until: float
 ) -> tuple[dict[str, dict[str, int]], list[AuditEntry]]:
     """Per link the decisions of each outcome in ``[since, until)``, and the held and refused
-    entries themselves; only links whose category ``groups`` may read."""
+    entries themselves; only links one person in ``groups`` may read (category and room)."""
     groups = frozenset(groups)
+    return crossings_when(readers, lambda r: readable(r, groups), since, until)
+
+
+def crossings_when(
+    readers: Readers,
+    allowed: Callable[[frozenset[str] | None], bool],
+    since: float,
+    until: float,
+) -> tuple[dict[str, dict[str, int]], list[AuditEntry]]:
+    """:func:`crossings` for the links whose reading groups (the more closed of category and
+    room, :meth:`Readers.link`) pass ``allowed``."""
     figures: dict[str, dict[str, int]] = {}
     held: list[AuditEntry] = []
-    allowed: dict[str | None, bool] = {}
+    decided: dict[str | None, bool] = {}
     for entry in audit_between(readers.store.db, since, until):
-        if entry.link not in allowed:
-            allowed[entry.link] = readers.may_read_link(entry.link, groups)
-        if not allowed[entry.link] or entry.link is None:
+        if entry.link not in decided:
+            decided[entry.link] = allowed(readers.link(entry.link))
+        if not decided[entry.link] or entry.link is None:
             continue
         if entry.outcome not in OUTCOMES:
             continue

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 
 from bridges.context import RelayContext
 from bridges.model import RoomID
+from bridges.store.link_requests import IdentityGroups
 from bridges.watching.access import Readers
 from bridges.watching.alerts import Dispatcher
 from bridges.watching.config import WatchingConfig
 from bridges.watching.digest import Digests
 from bridges.watching.observer import Watcher
+from bridges.watching.sinks import Audiences, porch_accounts
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,20 @@ def build_watching(ctx: RelayContext, config: WatchingConfig) -> Watching | None
         return found
 
     readers = Readers(ctx.store, ctx.links)
-    dispatcher = Dispatcher(config, readers.records, ctx.chat, resolve, clock=ctx.clock)
-    digests = Digests(config, readers, ctx.chat, resolve, clock=ctx.clock)
+    ghosts = None if ctx.matrix.appservice is None else ctx.matrix.ghost_regex()
+    audiences = Audiences(
+        ctx.chat, IdentityGroups(ctx.store.db), porch_accounts(ctx.chat.bot_user_id, ghosts)
+    )
+    dispatcher = Dispatcher(
+        config,
+        readers.records,
+        ctx.chat,
+        resolve,
+        clock=ctx.clock,
+        readers=readers,
+        audiences=audiences,
+    )
+    digests = Digests(config, readers, ctx.chat, resolve, clock=ctx.clock, audiences=audiences)
     wake = threading.Event()
     watcher = Watcher(ctx, config, wake.set)
     return Watching(config, watcher, dispatcher, digests, wake)

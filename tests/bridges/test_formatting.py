@@ -539,11 +539,12 @@ def test_reply_fallback_is_stripped_from_html() -> None:
 
 def test_reply_fallback_is_stripped_from_plain_body() -> None:
     body = "> <@bob:example.org> earlier words\n> second line\n\nmy *reply*"
-    assert matrix_to_forum(body, None) == "my *reply*"
+    assert matrix_to_forum(body, None) == "my \\*reply\\*"
 
 
-def test_plain_body_passes_through_and_keeps_a_real_quote() -> None:
-    assert matrix_to_forum("> a proverb\n\nso true", None) == "> a proverb\n\nso true"
+def test_plain_body_is_text_even_where_it_looks_like_markdown() -> None:
+    # Markup comes in formatted_body: a plain "> " is what was typed, not a quote.
+    assert matrix_to_forum("> a proverb\n\nso true", None) == "\\> a proverb\n\nso true"
 
 
 def test_scripts_in_matrix_html_do_not_reach_the_forum() -> None:

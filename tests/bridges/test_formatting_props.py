@@ -81,7 +81,8 @@ def assert_matrix_safe(markup: str | None) -> None:
 
 
 def unspaced(text: str) -> str:
-    return "".join(text.split())
+    # (without the invisible word joiners that keep "@name" from mentioning on the forum)
+    return "".join(text.replace("\u2060", "").split())
 
 
 def squash(text: str) -> str:

@@ -74,3 +74,19 @@ def test_an_image_is_m_image_with_its_size_and_anything_else_m_file() -> None:
     pdf = media_content(Upload("u", "plans.pdf"), uri, MediaInfo("application/pdf", 12))
     assert (pdf["msgtype"], pdf["body"], pdf["url"]) == ("m.file", "plans.pdf", uri)
     assert pdf["info"] == {"mimetype": "application/pdf", "size": 12}
+
+
+def test_only_upload_routes_are_uploads_however_the_path_is_spelled() -> None:
+    cooked = (
+        '<p><img src="/admin/users/list/active.json?show_emails=true" alt="x">'
+        '<img src="/uploads/../admin/users/1.json" alt="dots">'
+        '<img src="/uploads/%2e%2e/admin/users/1.json" alt="encoded">'
+        '<a href="/uploads/..%2fadmin/users/1.json">report.json|attachment</a>'
+        '<img src="//evil.example/uploads/a.png" alt="far">'
+        '<img src="/user_avatar/forum.example.org/alice/240/1_2.png" alt="avatar">'
+        f'<img src="{ORIGINAL}?dl=1" alt="mine"></p>'
+    )
+    assert uploads_in(cooked, BASE) == [Upload(BASE + ORIGINAL, "mine.png")]
+    assert uploads_in(cooked, BASE)[0].image
+    attachment = '<p><a href="/uploads/default/original/1X/9c1d.pdf">plans.pdf</a></p>'
+    assert not uploads_in(attachment, BASE)[0].image

@@ -36,6 +36,24 @@ def test_config_words_and_protections() -> None:
     assert off.protections.limits() is None
 
 
+def test_without_a_review_destination_the_protections_do_not_hold_and_check_warns() -> None:
+    from bridges.moderation.config import protection_warnings
+
+    bare = make_config().moderation
+    assert bare.protection_limits() == Limits(10, 60.0, False, True, 10, hold=False)
+    (warning,) = protection_warnings(bare)
+    assert warning.startswith("moderation.protections: no review destination")
+    assert "flood, new_user_links, max_mentions are off" in warning
+    refusing = make_config(moderation={"protections": {"flood": {"action": "refuse"}}})
+    assert "a flood is still refused" in protection_warnings(refusing.moderation)[0]
+    for review in ({"room": "#mods:localhost"}, {"moderators": {"mona": "m0n4" * 10}}):
+        reviewed = make_config(moderation={"review": review}).moderation
+        assert reviewed.protection_limits() == Limits(10, 60.0, False, True, 10)
+        assert protection_warnings(reviewed) == []
+    off = make_config(moderation={"protections": {"enabled": False}}).moderation
+    assert off.protection_limits() is None and protection_warnings(off) == []
+
+
 @pytest.mark.parametrize(
     ("moderation", "error"),
     [

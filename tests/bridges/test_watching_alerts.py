@@ -15,11 +15,14 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from bridges.model import RoomID
+from bridges.model import CategoryID, RoomID
 from bridges.store.store import Store
+from bridges.store.tiers import CategorySecurity
 from bridges.store.watching import WatchRecords
+from bridges.watching.access import Readers
 from bridges.watching.alerts import SIGNATURE_HEADER, Dispatcher, raise_alert
 from bridges.watching.config import WatchingConfig
+from policies.tiers import Tier
 from policies.watching import AlertKind
 from tests.rig.clock import Clock
 from tests.rig.forum import WebhookSink
@@ -82,22 +85,43 @@ def no_room(room: str) -> RoomID:
     raise AssertionError("no room is configured")
 
 
+OPEN, COUNCIL = 10, 11
 BODY: dict[str, object] = {
     "watch": "housing",
     "title": "Rent is too high",
     "forum_url": "http://forum.test/t/rent/1/1",
     "matrix_url": "https://matrix.to/#/!r:x/$e",
     "terms": ["rent"],
+    "author": "alice",
+    "source": {"category_id": OPEN, "chat_room_id": None},
+    "withheld_url": "http://forum.test/t/1",
 }
 
 
+@pytest.fixture
+def readers(store: Store) -> Readers:
+    """An open category and a council-only one, as the worker records them."""
+    for cid, restricted, groups, tier in (
+        (OPEN, False, {"everyone": 1}, Tier.OPEN),
+        (COUNCIL, True, {"council": 1}, Tier.PRIVATE),
+    ):
+        store.tiers.save_category(
+            CategorySecurity(CategoryID(cid), f"c{cid}", None, restricted, groups, tier, 0.0)
+        )
+    return Readers(store, ())
+
+
 def test_one_email_and_one_signed_webhook_per_thread_and_kind(
-    store: Store, mailbox: Mailbox, smtp_port: int, webhook_sink: WebhookSink
+    store: Store,
+    mailbox: Mailbox,
+    smtp_port: int,
+    webhook_sink: WebhookSink,
+    readers: Readers,
 ) -> None:
     clock = Clock(at("2026-03-02T12:00"))
     cfg = config(smtp_port, webhook_sink)
     records = WatchRecords(store.db)
-    sender = Dispatcher(cfg, records, None, no_room, clock=clock)
+    sender = Dispatcher(cfg, records, None, no_room, clock=clock, readers=readers)
     assert raise_alert(records, cfg, "housing", "topic:1", AlertKind.MATCH, BODY, clock())
     assert not raise_alert(records, cfg, "housing", "topic:1", AlertKind.MATCH, BODY, clock())
     assert sender.send_due() == 1
@@ -109,6 +133,51 @@ def test_one_email_and_one_signed_webhook_per_thread_and_kind(
     assert hook.headers[SIGNATURE_HEADER] == f"sha256={digest}"
     sent = json.loads(hook.body)
     assert sent["kind"] == "match" and sent["matrix_url"] == BODY["matrix_url"]
+    assert sent["title"] == "Rent is too high" and "source" not in sent
+
+
+@pytest.mark.parametrize("source", [{"category_id": COUNCIL, "chat_room_id": None}, None])
+def test_mail_and_webhooks_get_only_a_link_for_what_not_everyone_may_read(
+    store: Store,
+    mailbox: Mailbox,
+    smtp_port: int,
+    webhook_sink: WebhookSink,
+    readers: Readers,
+    source: dict[str, object] | None,
+) -> None:
+    """Who reads an address or a webhook is unknown: a council-only thread (or an alert that
+    does not say where it came from) reaches them as a link, without its title, terms or
+    author."""
+    cfg = WatchingConfig.model_validate(
+        {
+            "smtp": {"host": "127.0.0.1", "port": smtp_port, "sender": "porch@example.org"},
+            "watches": [
+                {
+                    "name": "housing",
+                    "groups": ["council"],
+                    "alerts": {
+                        "emails": ["team@example.org"],
+                        "webhook": {"url": webhook_sink.url},
+                    },
+                }
+            ],
+        }
+    )
+    clock = Clock(at("2026-03-02T12:00"))
+    records = WatchRecords(store.db)
+    sender = Dispatcher(cfg, records, None, no_room, clock=clock, readers=readers)
+    body = {**BODY, "title": "Council secret rent plan", "source": source}
+    raise_alert(records, cfg, "housing", "topic:1", AlertKind.MATCH, body, clock())
+
+    assert sender.send_due() == 1
+
+    ((_, mail),) = mailbox.received
+    (hook,) = webhook_sink.received
+    for sent in (mail, hook.body):
+        assert b"Council secret" not in sent and b"alice" not in sent
+        assert b"rent" not in sent.lower()
+        assert b"http://forum.test/t/1" in sent
+    assert json.loads(hook.body)["withheld"] is True
 
 
 def test_a_failed_channel_is_retried_alone(

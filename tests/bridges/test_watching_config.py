@@ -59,3 +59,66 @@ def test_mistakes_name_their_path() -> None:
     assert any(e.startswith("watching.quiet_hours.timezone") for e in found), found
     found = errors({"watches": [{"name": "a", "colour": "red"}]})
     assert any(e == "watching.watches[0].colour: is not a known setting" for e in found), found
+
+
+def test_check_warns_where_a_restricted_watch_sends_links_only() -> None:
+    from bridges.watching.config import sink_warnings
+
+    config = parse_config(
+        yaml.safe_dump(
+            config_data(
+                watching={
+                    "smtp": {"sender": "porch@example.org"},
+                    "watches": [
+                        {
+                            "name": "council",
+                            "groups": ["council"],
+                            "alerts": {
+                                "room": "!watch:x",
+                                "emails": ["c@example.org"],
+                                "webhook": {"url": "https://hooks.example.org/x"},
+                            },
+                            "digest": {"emails": ["c@example.org"]},
+                        },
+                        {"name": "street", "alerts": {"emails": ["s@example.org"]}},
+                    ],
+                }
+            )
+        )
+    )
+    found = sink_warnings(config.watching)
+    assert [w.split(":")[0] for w in found] == [
+        "watching.watches[0].alerts.emails",
+        "watching.watches[0].alerts.webhook",
+        "watching.watches[0].digest.emails",
+        "watching.watches[0].alerts.room",
+    ]
+    assert all("council" in w for w in found)
+
+
+def test_porch_check_prints_the_watching_warnings(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from webhooks.cli import main
+
+    path = tmp_path / "porch.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            config_data(
+                store={"url": f"sqlite:///{tmp_path / 'porch.db'}"},
+                discourse={"api_key": "a-forum-api-key-long-enough-for-check"},
+                watching={
+                    "smtp": {"sender": "porch@example.org"},
+                    "watches": [
+                        {
+                            "name": "council",
+                            "groups": ["council"],
+                            "alerts": {"emails": ["c@x.org"]},
+                        }
+                    ],
+                },
+            )
+        )
+    )
+    assert main(["check", "-c", str(path)]) == 0
+    assert "warning: watching.watches[0].alerts.emails" in capsys.readouterr().err

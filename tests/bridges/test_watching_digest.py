@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from aiosmtpd.controller import Controller
 
 from bridges.links import LinkConfig
-from bridges.model import CategoryID
+from bridges.model import CategoryID, RoomID
 from bridges.store.audit import AuditEntry
 from bridges.store.store import Store
-from bridges.store.tiers import CategorySecurity
+from bridges.store.tiers import CategorySecurity, RoomSecurity
 from bridges.store.watching import Activity, WatchRecords
 from bridges.watching.access import Readers
 from bridges.watching.alerts import raise_alert
@@ -33,10 +33,18 @@ LINKS = [
 
 
 def seed(store: Store) -> None:
-    for cid, restricted, groups in ((10, False, {"everyone": 1}), (11, True, {"council": 1})):
+    for cid, restricted, groups, tier in (
+        (10, False, {"everyone": 1}, Tier.OPEN),
+        (11, True, {"council": 1}, Tier.PRIVATE),
+    ):
         store.tiers.save_category(
-            CategorySecurity(CategoryID(cid), f"c{cid}", None, restricted, groups, Tier.OPEN, 0)
+            CategorySecurity(CategoryID(cid), f"c{cid}", None, restricted, groups, tier, 0)
         )
+    for room, join_rule, room_tier in (
+        ("!t:x", "public", Tier.OPEN),
+        ("!c:x", "invite", Tier.PRIVATE),
+    ):
+        store.tiers.save_room(RoomSecurity(RoomID(room), join_rule, None, room_tier, 0))
     records = WatchRecords(store.db)
     plan = [
         ("topic:1", "Old thread", 10, at("2026-03-01T09:00"), ()),
@@ -108,3 +116,39 @@ def test_the_scheduled_digest_lists_the_period_once_and_only_what_its_groups_rea
     (mail,) = box.received
     assert b"Rent strike" in mail[1] and b"text/html" in mail[1]
     assert b"Council rent plan" not in mail[1]
+
+
+def test_an_emailed_digest_leaves_out_what_not_everyone_may_read(store: Store) -> None:
+    """A watch of the council reads the council's thread, but nobody can say who reads an
+    email address: the emailed digest lists only the open threads and links."""
+    seed(store)
+    port = free_port()
+    cfg = WatchingConfig.model_validate(
+        {
+            "smtp": {"host": "127.0.0.1", "port": port, "sender": "porch@example.org"},
+            "watches": [
+                {
+                    "name": "housing",
+                    "groups": ["council"],
+                    "terms": {"words": ["rent"]},
+                    "digest": {"every": "daily", "room": False, "emails": ["c@example.org"]},
+                }
+            ],
+        }
+    )
+    clock = Clock(at("2026-03-04T08:00"))
+    digests = Digests(cfg, Readers(store, LINKS), None, no_room, clock=clock)
+    # The watch's own view (``porch digest`` in the operator's terminal) has the thread.
+    assert "Council rent plan" in render_text(digests.current(cfg.watch("housing")))
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert digests.tick() == 1
+    finally:
+        controller.stop()
+    (mail,) = box.received
+    assert b"Rent strike" in mail[1]
+    for hidden in (b"Council rent plan", b"rule-council", b"subsidy"):
+        assert hidden not in mail[1]

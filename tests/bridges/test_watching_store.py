@@ -47,11 +47,12 @@ def test_digests_and_sign_ins(store: Store) -> None:
     records.mark_digest("housing", "2026-03-03", "room", 3.0)
     assert records.digest_sent("housing", "2026-03-03") == {"room": 3.0, "email": None}
 
-    records.add_nonce("n1", 100.0)
-    assert records.use_nonce("n1", 50.0)
-    assert not records.use_nonce("n1", 50.0)
-    records.add_nonce("n2", 100.0)
-    assert not records.use_nonce("n2", 150.0)
+    assert records.spend_nonce("n1", 100.0, 50.0)
+    assert not records.spend_nonce("n1", 100.0, 60.0)
+    assert records.spend_nonce("n2", 100.0, 50.0)
+    # Expired ones are dropped as others are spent: the table does not grow.
+    assert records.spend_nonce("n3", 300.0, 150.0)
+    assert records.nonce_count() == 1
     records.open_session("tok", "alice", ["policy-team", "everyone"], 100.0)
     assert records.session("tok", 50.0) == ("alice", frozenset({"policy-team", "everyone"}))
     assert records.session("tok", 150.0) is None

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlalchemy as sa
+
+from bridges.discourse.errors import ForumRejected, ForumUnavailable
 from bridges.links import RelayConfig
+from bridges.matrix.errors import MatrixError, MatrixUnavailable
 from bridges.model import EventKind, Platform
 from bridges.store.inbox import DEAD, DONE, PENDING, InboxRow, NewEvent
 from bridges.store.store import Store
-from bridges.worker import RetryLater, Worker
+from bridges.worker import RetryLater, Unfixable, Worker, unfixable
 from tests.rig.clock import Clock
 
 
@@ -145,3 +149,69 @@ def test_a_batch_outliving_its_lease_never_delivers_an_event_twice(store_url: st
     finally:
         one.close()
         two.close()
+
+
+def _store_value_error() -> sa.exc.DataError:
+    return sa.exc.DataError("INSERT INTO messages ...", {}, Exception("integer out of range"))
+
+
+def test_an_error_no_retry_can_fix_parks_at_once_and_frees_its_conversation(
+    store: Store,
+) -> None:
+    """A value the store refuses (or a mapping that collides, a payload that cannot be read)
+    fails the same way every time: the event becomes a dead letter on its first failure, and the
+    next message of its room goes out in the same pass instead of minutes later."""
+    clock = Clock()
+    collision = sa.exc.IntegrityError("INSERT INTO messages ...", {}, Exception("unique"))
+    handler = Scripted(
+        {
+            "a1": [fail(_store_value_error())],
+            "b1": [fail(collision)],
+            "c1": [fail(Unfixable("the recorded event cannot be read"))],
+        }
+    )
+    worker = make(store, handler, clock)
+    for conversation in "abc":
+        add(store, conversation, f"{conversation}1")
+        add(store, conversation, f"{conversation}2")
+    worker.run_once()
+    worker.run_once()  # no time passes: nothing waits on a backoff
+    assert sorted(handler.seen) == ["a1", "a2", "b1", "b2", "c1", "c2"]
+    rows = {r.payload: r for r in store.inbox.rows()}
+    assert {p: r.status for p, r in rows.items()} == {
+        "a1": DEAD,
+        "a2": DONE,
+        "b1": DEAD,
+        "b2": DONE,
+        "c1": DEAD,
+        "c2": DONE,
+    }
+    assert rows["a1"].attempts == 0
+    assert "a retry cannot fix this" in (rows["a1"].last_error or "")
+    # ``porch status`` counts them per conversation.
+    assert {s.conversation: s.dead for s in store.inbox.stats()} == {"a": 1, "b": 1, "c": 1}
+
+
+def test_passing_errors_keep_their_retries() -> None:
+    """A network error, a platform's 5xx or 429, the store being down: worth retrying."""
+    down = sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+    passing: list[BaseException] = [
+        RuntimeError("outage"),
+        ConnectionError("reset"),
+        down,
+        MatrixUnavailable("PUT /send", 502, None, "bad gateway"),
+        MatrixError("PUT /send", 429, "M_LIMIT_EXCEEDED", "slow down"),
+        ForumUnavailable("503", status=503),
+        ForumRejected("forbidden", status=403),
+    ]
+    wrapped = RetryLater("forum said no")
+    wrapped.__cause__ = _store_value_error()
+    passing.append(wrapped)  # whoever raised RetryLater decided it is worth a retry
+    assert [unfixable(e) for e in passing] == [False] * len(passing)
+    fixed_never: list[BaseException] = [
+        _store_value_error(),
+        OverflowError("Python int too large to convert to SQLite INTEGER"),
+        MatrixError("PUT /send", 400, "M_BAD_JSON", "bad content"),
+        ForumRejected("bad request", status=400),
+    ]
+    assert [unfixable(e) for e in fixed_never] == [True] * len(fixed_never)

@@ -18,6 +18,7 @@ import configparser
 import fnmatch
 import json
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -34,7 +35,7 @@ import yaml
 from bridges.store.store import Store
 from tests.rig.store import sqlite_url
 from tests.webhooks.configs import make_config
-from webhooks.app import create_app
+from webhooks.app import create_ops_app
 from webhooks.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,15 +173,53 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
 
 
 def test_shipped_configs_are_valid(tmp_path: Path) -> None:
-    load_config(DEPLOY / "porch.example.yaml", environ={})
-    # The ConfigMap's porch.yaml, with the Secret template's values in the environment.
+    tokens = {
+        name: secrets.token_hex(32)
+        for name in (
+            "DISCOURSE_API_KEY",
+            "DISCOURSE_WEBHOOK_SECRET",
+            "PORCH_AS_TOKEN",
+            "PORCH_HS_TOKEN",
+        )
+    }
+    load_config(DEPLOY / "porch.example.yaml", environ=tokens)
+    # The ConfigMap's porch.yaml, with the Secret template's variables filled in.
     configmap = load_yaml(KUBERNETES / "configmap.yaml")
     secret = load_yaml(KUBERNETES / "secret.example.yaml")
+    filled = {**secret["stringData"], **tokens}
+    filled["PORCH_STORE_URL"] = f"postgresql://porch:{secrets.token_hex(16)}@db:5432/porch"
     target = tmp_path / "porch.yaml"
     target.write_text(configmap["data"]["porch.yaml"])
-    config = load_config(target, environ=secret["stringData"])
+    config = load_config(target, environ=filled)
     assert config.store.url.startswith("postgresql://")
     assert config.discourse.webhook_url is not None
+
+
+def test_shipped_examples_hold_no_secret_and_no_fallback_for_one() -> None:
+    """A quick start must not deploy a guessable token: every secret of the example config
+    comes from the environment without a default, and the templates leave them empty."""
+    example = (DEPLOY / "porch.example.yaml").read_text()
+    for name in (
+        "DISCOURSE_API_KEY",
+        "DISCOURSE_WEBHOOK_SECRET",
+        "PORCH_AS_TOKEN",
+        "PORCH_HS_TOKEN",
+    ):
+        assert f"${{{name}}}" in example, name
+    for path in DEPLOY.rglob("*"):
+        if path.is_file() and path.suffix != ".json":
+            text = path.read_text()
+            assert "replace-with" not in text, path
+            for name, fallback in re.findall(
+                r"\$\{(\w*(?:KEY|SECRET|TOKEN|PASSWORD)\w*):-([^}]*)\}", text
+            ):
+                pytest.fail(f"{path}: ${{{name}}} falls back to {fallback!r}")
+    secret = load_yaml(KUBERNETES / "secret.example.yaml")
+    assert all(value == "" for value in secret["stringData"].values()), secret["stringData"]
+    for line in (DEPLOY / "compose.env.example").read_text().splitlines():
+        name, _, value = line.partition("=")
+        if re.search(r"KEY|SECRET|TOKEN|PASSWORD", name) and not name.startswith("#"):
+            assert value == "", line
 
 
 # --- Kubernetes --------------------------------------------------------------------------------
@@ -403,7 +442,7 @@ def exposed_metric_names(tmp_path: Path) -> set[str]:
     """Every sample name a porch /metrics page can show (families without samples too)."""
     store = Store.open(sqlite_url(tmp_path))
     try:
-        text = create_app(make_config(), store).test_client().get("/metrics").get_data(True)
+        text = create_ops_app(make_config(), store).test_client().get("/metrics").get_data(True)
     finally:
         store.close()
     names: set[str] = set()

@@ -46,7 +46,7 @@ class BotLinked:
         self.porch.start(*args)
 
         def ready() -> bool:
-            answer = requests.get(f"{self.porch.url}/readyz", timeout=5)
+            answer = requests.get(f"{self.porch.ops_url}/readyz", timeout=5)
             return answer.status_code == 200 and answer.json()["checks"]["matrix_sync"] == "ok"
 
         wait_until(ready, 30, "porch's account to sync")

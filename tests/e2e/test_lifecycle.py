@@ -55,7 +55,7 @@ def reloaded(porch: PorchProcess, outcome: str, count: int = 1) -> None:
 
 
 def reloads(porch: PorchProcess, outcome: str) -> float:
-    text = requests.get(f"{porch.url}/metrics", timeout=5).text
+    text = requests.get(f"{porch.ops_url}/metrics", timeout=5).text
     return sum(
         s.value
         for family in text_string_to_metric_families(text)
@@ -330,7 +330,7 @@ def test_the_bot_joins_every_linked_room_at_start(
         "porch to log the room it cannot join",
     )
     # /readyz shows it, without holding back the link that works.
-    ready = requests.get(f"{porch.url}/readyz", timeout=10)
+    ready = requests.get(f"{porch.ops_url}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
     notes = ready.json()["notes"]["rooms_not_joined"]
     assert list(notes) == ["locked"] and "M_FORBIDDEN" in notes["locked"], notes
@@ -345,7 +345,7 @@ def test_the_bot_joins_every_linked_room_at_start(
 
     wait_until(locked_joined, 20, "porch's bot to join the room it was invited to later")
     wait_until(
-        lambda: "notes" not in requests.get(f"{porch.url}/readyz", timeout=10).json(),
+        lambda: "notes" not in requests.get(f"{porch.ops_url}/readyz", timeout=10).json(),
         10,
         "/readyz to drop the room's note",
     )

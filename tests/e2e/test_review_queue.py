@@ -36,7 +36,7 @@ from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
 
-TOKEN = "moderator-token-" + "x" * 32
+TOKEN = "moderator-token-3c9e1a7f5b2d8046e1c3a5f7b9d0e2c4"
 
 
 def _with_review(town: Linked, room: str, policy: dict[str, Any] | None = None) -> None:

@@ -5,7 +5,9 @@ double), a real Synapse and ``porch serve`` deciding what crosses, both ways.
 - A censored word arrives censored, both ways.
 - A word that requires approval holds the message (a ``held`` decision in the audit log).
 - A flagged word crosses, is recorded, and the forum post is flagged for the forum's moderators.
-- The flood limit holds a sender's excess messages; a new sender's first link is held.
+- The flood limit holds a sender's excess messages; a new sender's first link is held (when
+  someone reviews held messages; without a review destination the protections hold nothing and
+  every message crosses).
 - Config words add to the forum's; a tag word tags a topic porch opens from chat.
 - A change of the forum's list is picked up without a restart; until the list was read once,
   nothing crosses.
@@ -13,6 +15,7 @@ double), a real Synapse and ``porch serve`` deciding what crosses, both ways.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +49,11 @@ def _texts(town: Linked) -> list[str]:
         for e in town.dana.room_messages(town.room, limit=200)
         if e.get("type") == "m.room.message" and e.get("sender") != town.dana.user_id
     ]
+
+
+def _reviewed(moderation: dict[str, Any]) -> dict[str, Any]:
+    """``moderation`` with a moderator of the ``/review`` page: someone sees what is held."""
+    return {**moderation, "review": {"moderators": {"mona": secrets.token_hex(20)}}}
 
 
 def _configured(linked: Callable[..., Linked], moderation: dict[str, Any], **link: Any) -> Linked:
@@ -124,7 +132,9 @@ def test_a_word_requiring_approval_holds_the_message(
 def test_the_flood_limit_holds_the_excess(
     linked: Callable[..., Linked], forum: SandboxForum
 ) -> None:
-    town = _configured(linked, {"protections": {"flood": {"messages": 2, "seconds": 600}}})
+    town = _configured(
+        linked, _reviewed({"protections": {"flood": {"messages": 2, "seconds": 600}}})
+    )
     first, root = open_thread(
         town, forum, "Street party next Saturday", "Who brings the chairs and the tables?"
     )
@@ -142,7 +152,7 @@ def test_the_flood_limit_holds_the_excess(
 def test_a_new_senders_first_link_is_held(
     linked: Callable[..., Linked], forum: SandboxForum
 ) -> None:
-    town = _configured(linked, {"protections": {"new_user_links": True}})
+    town = _configured(linked, _reviewed({"protections": {"new_user_links": True}}))
     first, root = open_thread(
         town, forum, "Bike repair workshop", "Does anyone know a good one nearby?"
     )
@@ -228,7 +238,7 @@ def test_a_flagged_word_crosses_and_is_flagged(
 
 
 def test_mention_spam_is_held(linked: Callable[..., Linked], forum: SandboxForum) -> None:
-    town = _configured(linked, {"protections": {"max_mentions": 2}})
+    town = _configured(linked, _reviewed({"protections": {"max_mentions": 2}}))
     first, root = open_thread(town, forum, "Neighbourhood watch rota", "Who takes which night?")
 
     crowd = "@ann:localhost @ben:localhost @cat:localhost"
@@ -239,3 +249,31 @@ def test_mention_spam_is_held(linked: Callable[..., Linked], forum: SandboxForum
     town.dana.send_text(town.room, "@ann:localhost takes Monday.", thread_root=root["event_id"])
     wait_for_post(forum, first["topic_id"], "takes Monday")
     assert not any("owe me" in p["raw"] for p in live_posts(forum, first["topic_id"]))
+
+
+def test_without_a_review_destination_the_protections_hold_nothing(
+    linked: Callable[..., Linked], forum: SandboxForum
+) -> None:
+    """Porch's defaults, no moderators room and no review page: a held message would wait for
+    nobody, forever. A burst past the flood limit, a new sender's first link and a crowd of
+    mentions all cross, and ``porch check`` warns that the protections are off."""
+    town = _configured(linked, {"protections": {"max_mentions": 2}})
+    first, root = open_thread(town, forum, "Allotment open day", "Who can lend a hand?")
+
+    thread = root["event_id"]
+    town.dana.send_text(town.room, "Plans at https://plots.town.test/day", thread_root=thread)
+    town.dana.send_text(
+        town.room, "@ann:localhost @ben:localhost @cat:localhost come along", thread_root=thread
+    )
+    for n in range(12):
+        town.dana.send_text(town.room, f"Burst line {n} of twelve", thread_root=thread)
+    wait_for_post(forum, first["topic_id"], "Burst line 11 of twelve")
+    raws = "\n".join(p["raw"] for p in live_posts(forum, first["topic_id"]))
+    for n in range(12):
+        assert f"Burst line {n} of twelve" in raws
+    assert "plots.town.test" in raws and "come along" in raws
+    assert not [e for e in audit_entries(town.porch) if e.outcome == "held"]
+
+    checked = town.porch.cli("check")
+    assert checked.returncode == 0, checked.stderr
+    assert "warning: moderation.protections: no review destination" in checked.stderr

@@ -6,7 +6,9 @@ local SMTP server (aiosmtpd) and a webhook receiver.
 - a burst that makes a thread trend raises one trending alert, however long the burst goes on;
 - ``porch digest --send`` lists what happened, in the room and by email;
 - a post in a restricted category reaches a watch whose groups may read it, and nothing of it
-  reaches a watch (alerts, digest) or a dashboard viewer whose groups may not.
+  reaches a watch (alerts, digest) or a dashboard viewer whose groups may not; the watch that may
+  read it alerts a room with a member who may not, and an email address, with a link only;
+- a chat message in an invite-only room linked to an open category feeds no watch.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
+from bridges.model import UserID
+from bridges.store.link_requests import IdentityGroups
 from bridges.store.watching import WatchRecords
-from tests.e2e.chat_side import porch_store, wait_for_post
+from tests.e2e.chat_side import link_identity, porch_store, wait_for_post
 from tests.e2e.conftest import BOT, Linked, is_text
 from tests.rig.forum import WebhookSink
 from tests.rig.matrix import ChatUser
@@ -179,18 +183,37 @@ def test_a_matching_post_alerts_once_and_a_restricted_one_reaches_only_its_reade
     # The same thread matching again: no second alert on any channel.
     forum.reply("bob", first["topic_id"], "The rent went up again this month.")
     # A restricted category: the council's watch sees it, the policy team's does not.
-    forum.create_topic("carl", "council", COUNCIL_TITLE, "Rent support for 40 households.")
-    wait_until(lambda: notices(town.dana, room, COUNCIL_TITLE), 30, "the council alert")
-    wait_until(lambda: mailbox.to(COUNCIL_MAIL), 30, "the council email")
+    council = forum.create_topic(
+        "carl", "council", COUNCIL_TITLE, "Rent support for 40 households."
+    )
+    # The watch room's member dana is linked to no forum account, and nobody can say who reads
+    # an email address: both get the alert as a link, without the restricted text.
+    withheld = wait_until(
+        lambda: notices(town.dana, room, "[watch council-watch]"), 30, "the council alert"
+    )
+    council_mail = wait_until(lambda: mailbox.to(COUNCIL_MAIL), 30, "the council email")
+    council_link = f"{forum.base_url}/t/{council['topic_id']}"
+    assert council_link in withheld[0]["content"]["body"]
+    for leak in (COUNCIL_TITLE, "carl", "rent", council["topic_slug"]):
+        assert leak not in json.dumps(withheld[0]["content"])
+        assert leak not in council_mail[0].as_string()
     all_handled(town, 2, "housing")
     assert len(notices(town.dana, room, "[watch housing]")) == 1
     assert len(mailbox.to(TEAM)) == 1
     assert len(webhook_sink.received) == 1
     for event in notices(town.dana, room, "[watch housing]"):
         assert COUNCIL_TITLE not in str(event["content"])
-    assert [m["Subject"] for m in mailbox.to(COUNCIL_MAIL)] == [
-        f"[porch watch council-watch] {COUNCIL_TITLE}"
-    ]
+    subjects = [m["Subject"] for m in mailbox.to(COUNCIL_MAIL)]
+    assert subjects == ["[porch watch council-watch] match"]
+    # Once every member of the watch room is a linked forum user of the council, the room
+    # gets the council's alerts in full.
+    link_identity(town.porch, town.dana.user_id, "carl")
+    with porch_store(town.porch) as store, store.db.begin() as conn:
+        IdentityGroups.replace(conn, UserID(town.dana.user_id), {"council"})
+    forum.create_topic(
+        "carl", "council", "Council rent review dates", "The rent review is in May this year."
+    )
+    wait_until(lambda: notices(town.dana, room, "Council rent review dates"), 30, "the full alert")
 
     # The digest lists what happened, and nothing of the council's.
     out = town.porch.cli("digest", "--watch", "housing", "--since", "3600", "--send")
@@ -213,8 +236,9 @@ def test_a_matching_post_alerts_once_and_a_restricted_one_reaches_only_its_reade
     mails = wait_until(lambda: mailbox.to(TEAM)[1:], 30, "the digest email")
     html = next(p for p in mails[0].walk() if p.get_content_type() == "text/html")
     assert "Rent is too high" in html.get_payload(decode=True).decode()
-    council = town.porch.cli("digest", "--watch", "council-watch", "--since", "3600")
-    assert COUNCIL_TITLE in council.stdout
+    # The operator's own terminal shows what the watch saw.
+    printed = town.porch.cli("digest", "--watch", "council-watch", "--since", "3600")
+    assert COUNCIL_TITLE in printed.stdout
 
     # The dashboard: a policy-team member signed in through the forum sees the town thread
     # and nothing of the council's.
@@ -292,3 +316,48 @@ def test_a_burst_raises_one_trending_alert(
     (chat,) = [a for a in seen if a.author == town.dana.user_id]
     assert chat.matrix_url is not None and town.room in chat.matrix_url
     assert len(notices(town.dana, room, "[watch busy]")) == 1
+
+
+def _handled(town: Linked, event_id: str) -> bool:
+    """The inbox took the chat event ``event_id`` and is done with it."""
+    with porch_store(town.porch) as store:
+        rows = [r for r in store.inbox.rows() if event_id in r.payload]
+        pending = store.inbox.rows("pending")
+    return bool(rows) and not pending
+
+
+def test_an_invite_only_room_of_an_open_category_feeds_no_watch(
+    linked: Callable[..., Linked], smtp: tuple[Mailbox, int]
+) -> None:
+    """The room's members read a chat message first: once the room is invite-only, the open
+    category's readers (everyone) are not its readers, and no watch records or alerts it."""
+    _, port = smtp
+    town = linked(start=False)
+    room = watch_room(town.dana)
+    start(
+        town,
+        {"watches": [{"name": "street", "terms": {"words": ["rent"]}, "alerts": {"room": room}}]},
+        port,
+    )
+
+    def bot_joined() -> bool:
+        member = town.dana.room_state(town.room, "m.room.member", BOT)
+        return member is not None and member.get("membership") == "join"
+
+    # The homeserver pushes a room's messages to porch once its bot is in the room.
+    wait_until(bot_joined, 30, "porch's bot to join the linked room")
+    # While the room is public, its messages are everyone's to read: the watch alerts.
+    town.dana.send_text(town.room, "Open rent question for the street")
+    wait_until(lambda: notices(town.dana, room, "[watch street]"), 30, "the open alert")
+
+    town.dana.put_state(town.room, "m.room.join_rules", {"join_rule": "invite"})
+    secret = town.dana.send_text(town.room, "Invite-only rent arrears of flat 4B")
+    wait_until(lambda: _handled(town, secret), 30, "the invite-only message handled")
+
+    with porch_store(town.porch) as store:
+        seen = WatchRecords(store.db).activity("street")
+        alerts = WatchRecords(store.db).alerts("street")
+    assert [a.event_id for a in seen if a.event_id == secret] == []
+    assert len(alerts) == 1
+    for event in town.dana.room_messages(room, limit=100):
+        assert "4B" not in json.dumps(event.get("content", {}))

@@ -48,6 +48,16 @@ def test_mention_spam_is_held() -> None:
     assert protect(CARRIED, Limits(max_mentions=0), KNOWN, Traits(mentions=50)) is CARRIED
 
 
+def test_without_a_reviewer_nothing_is_held_and_a_refusing_flood_still_refuses() -> None:
+    unreviewed = Limits(flood_messages=3, max_mentions=3, hold=False)
+    for activity, found in ((Activity(9, False), Traits(True, True, 99)), (NEW, Traits(True))):
+        assert protect(CARRIED, unreviewed, activity, found) is CARRIED
+    refusing = Limits(flood_messages=3, flood_refuses=True, hold=False)
+    refused = protect(CARRIED, refusing, Activity(3, True), Traits())
+    assert (refused.outcome, refused.rule) == (Outcome.REFUSED, "protections:flood")
+    assert protect(CARRIED, refusing, NEW, Traits(has_link=True)) is CARRIED
+
+
 def test_what_does_not_cross_stays_as_it_is() -> None:
     refused = Decision(Outcome.REFUSED, "boundary", "builtin-1", "no")
     assert protect(refused, Limits(), Activity(99, False), Traits(True, True, 99)) is refused

@@ -8,13 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from policies.tiers import Tier
 from policies.watching import (
+    EVERYONE,
     AlertKind,
     Observation,
     QuietHours,
     Scope,
     Terms,
     Thresholds,
+    audience_may_read,
+    chat_readers,
     crossed,
     emerging,
     in_scope,
@@ -23,6 +27,7 @@ from policies.watching import (
     period,
     quiet_until,
     readable,
+    readable_by_all,
     velocity,
 )
 
@@ -33,6 +38,80 @@ def obs(text: str = "", **kw: object) -> Observation:
 
 def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+OPEN_READERS = frozenset({EVERYONE})
+COUNCIL = frozenset({"council"})
+
+
+@pytest.mark.parametrize(
+    ("category", "category_tier", "room_tier", "expected"),
+    [
+        # An open room: the category decides.
+        (OPEN_READERS, Tier.OPEN, Tier.OPEN, OPEN_READERS),
+        (COUNCIL, Tier.PRIVATE, Tier.OPEN, COUNCIL),
+        # The same tier on both sides: the category's groups are the members porch can name.
+        (COUNCIL, Tier.PRIVATE, Tier.PRIVATE, COUNCIL),
+        # A room more closed than its category: its members are no forum group; nobody.
+        (OPEN_READERS, Tier.OPEN, Tier.PRIVATE, None),
+        (OPEN_READERS, Tier.OPEN, Tier.RESTRICTED, None),
+        (COUNCIL, Tier.RESTRICTED, Tier.PRIVATE, None),
+        # Anything unknown: nobody.
+        (OPEN_READERS, Tier.OPEN, None, None),
+        (OPEN_READERS, None, Tier.OPEN, None),
+        (None, Tier.OPEN, Tier.OPEN, None),
+    ],
+)
+def test_a_chat_message_is_read_by_the_more_closed_of_room_and_category(
+    category: frozenset[str] | None,
+    category_tier: Tier | None,
+    room_tier: Tier | None,
+    expected: frozenset[str] | None,
+) -> None:
+    assert chat_readers(category, category_tier, room_tier) == expected
+
+
+def test_an_invite_only_room_of_an_open_category_feeds_no_watch() -> None:
+    readers = chat_readers(OPEN_READERS, Tier.OPEN, Tier.PRIVATE)
+    for groups in ({EVERYONE}, {"policy-team"}, {"admins", "staff"}):
+        assert not readable_by_all(readers, groups)
+        assert not readable(readers, groups)
+
+
+def test_a_watch_reads_only_what_every_one_of_its_groups_may() -> None:
+    assert readable_by_all(OPEN_READERS, {"policy-team"})
+    assert readable_by_all(COUNCIL, {"council"})
+    # Its alerts reach the policy team too, who may not read the council's category.
+    assert not readable_by_all(COUNCIL, {"council", "policy-team"})
+    assert not readable_by_all(COUNCIL, {EVERYONE})
+    assert not readable_by_all(COUNCIL, set())
+    assert not readable_by_all(None, {"council"})
+
+
+def test_a_destination_receives_only_what_each_of_its_readers_may_read() -> None:
+    council_member = frozenset({"council", EVERYONE})
+    unlinked = frozenset({EVERYONE})
+    assert audience_may_read(COUNCIL, [council_member, council_member])
+    assert not audience_may_read(COUNCIL, [council_member, unlinked])
+    # An audience porch cannot name (public room, email, webhook) gets only open content.
+    assert not audience_may_read(COUNCIL, None)
+    assert audience_may_read(OPEN_READERS, None)
+    assert not audience_may_read(None, [council_member])
+
+
+@given(
+    st.sampled_from([*Tier, None]),
+    st.sampled_from([*Tier, None]),
+    st.frozensets(st.sampled_from(["council", "staff", "policy-team", EVERYONE])),
+)
+def test_a_chat_message_is_never_more_readable_than_its_category(
+    category_tier: Tier | None, room_tier: Tier | None, groups: frozenset[str]
+) -> None:
+    readers = chat_readers(COUNCIL, category_tier, room_tier)
+    if readable_by_all(readers, groups):
+        assert readable_by_all(COUNCIL, groups)
+        assert category_tier is not None and room_tier is not None
+        assert room_tier.rank >= category_tier.rank
 
 
 def test_unknown_readers_are_never_readable() -> None:

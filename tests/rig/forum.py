@@ -27,7 +27,7 @@ from werkzeug.wrappers import Request
 from bridges.discourse.config import DiscourseConfig
 from webhooks.sandbox.forum import SandboxForum
 
-FORUM_API_KEY = "test-api-key-0123456789"
+FORUM_API_KEY = secrets.token_hex(32)
 
 
 @pytest.fixture(scope="session")

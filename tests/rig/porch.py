@@ -22,6 +22,7 @@ from bridges.discourse.config import DiscourseConfig
 from bridges.matrix.config import MatrixConfig
 from tests.rig.wait import wait_until
 from webhooks.config import PorchConfig, parse_config
+from webhooks.sandbox.synapse import free_port
 
 
 class PorchProcess:
@@ -30,6 +31,7 @@ class PorchProcess:
     def __init__(self, workdir: Path, data: dict[str, Any], name: str = "porch") -> None:
         self.workdir = workdir
         self.data = data
+        self.name = name
         self.config_path = workdir / "porch.yaml"
         self.log_path = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -49,13 +51,23 @@ class PorchProcess:
 
     @property
     def url(self) -> str:
+        """The public listener: the doors and the web pages."""
         return f"http://127.0.0.1:{self.data['listen']['port']}"
+
+    @property
+    def ops_url(self) -> str:
+        """The ops listener (/healthz, /readyz, /metrics) of the process started without
+        ``--ops-port``."""
+        return f"http://127.0.0.1:{self.data['listen']['ops']['port']}"
 
     def write(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.data, sort_keys=False))
 
     def start(self, *args: str, timeout: float = 30.0) -> None:
         assert self.proc is None or self.proc.poll() is not None, "porch is already running"
+        if self.name != "porch" and "--ops-port" not in args:
+            # A sibling shares the config file: its ops listener needs a port of its own.
+            args = (*args, "--ops-port", str(free_port()))
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
@@ -157,7 +169,7 @@ def porch_config_data(
             },
             "timeout": 5,
         },
-        "listen": {"host": "127.0.0.1", "port": port},
+        "listen": {"host": "127.0.0.1", "port": port, "ops": {"port": free_port()}},
         "store": {"url": store_url},
         "relay": {"backoff_initial": 0.2, "backoff_max": 2.0, "poll_interval": 0.1},
         "links": list(links),

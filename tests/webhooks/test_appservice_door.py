@@ -118,6 +118,20 @@ def test_an_event_seen_in_an_earlier_transaction_is_not_recorded_twice(
     assert [p.event_id for p in payloads(store)] == ["$a", "$b"]
 
 
+def test_a_transaction_id_reused_for_new_events_records_them(
+    client: FlaskClient, store: Store, woken: list[int]
+) -> None:
+    # A restarted Synapse on SQLite numbers its transactions from 1 again: the same ids now
+    # carry new messages, which must not be taken for retries.
+    put(client, "1", [event("$a")])
+    put(client, "2", [event("$b")])
+    again = put(client, "1", [event("$c"), event("$d")])
+    assert again.status_code == 200
+    put(client, "2", [event("$e")])
+    assert [p.event_id for p in payloads(store)] == ["$a", "$b", "$c", "$d", "$e"]
+    assert len(woken) == 4
+
+
 def test_porchs_ghosts_and_bot_are_dropped_at_the_door(
     client: FlaskClient, store: Store, woken: list[int]
 ) -> None:
@@ -277,3 +291,44 @@ def test_unknown_routes_and_methods_are_unrecognized(client: FlaskClient) -> Non
     method = client.get("/_matrix/app/v1/transactions/1", headers=AUTH)
     assert method.status_code == 405
     assert method.json is not None and method.json["errcode"] == "M_UNRECOGNIZED"
+
+
+def test_a_malformed_event_is_skipped_and_audited_and_the_rest_is_recorded(
+    client: FlaskClient, store: Store, woken: list[int]
+) -> None:
+    """One odd event must not make the homeserver resend the transaction forever: the answer
+    is 200, the good events are recorded, the odd ones are on record as refused."""
+    odd_type = {**event("$odd"), "type": ["m.room.message"]}  # unhashable: was a 500
+    huge = event("$huge")
+    huge["origin_server_ts"] = 2**64
+    long_room = {**event("$long"), "room_id": "!" + "r" * 300 + ":porch.test"}
+    bad_relation = event("$rel", content={"msgtype": "m.text", "body": "x", "m.relates_to": 5})
+    events = ["not an event", odd_type, event("$a"), huge, long_room, bad_relation, event("$b")]
+    response = put(client, "7", events)
+    assert response.status_code == 200
+    assert [p.event_id for p in payloads(store)] == ["$a", "$b"]
+    assert woken == [1]
+    refused = [e for e in store.audit.entries() if e.rule == "malformed-event"]
+    assert [e.outcome for e in refused] == ["refused"] * 5
+    details = " | ".join(e.detail or "" for e in refused)
+    assert (
+        "event $odd in !room:porch.test (transaction 7) skipped: type is not a string" in details
+    )
+    assert "$huge" in details and "integer out of range" in details
+    assert "room_id is longer than 255 bytes" in details
+    assert "m.relates_to is not an object" in details
+    assert {e.actor for e in refused} == {"homeserver", "@carol:porch.test"}
+
+
+def test_bodies_python_cannot_read_are_400_not_500(client: FlaskClient, store: Store) -> None:
+    for body in (b'{"events": [' * 5000, b'{"events": [1' + b"0" * 5000 + b"]}", b"\xff"):
+        response = client.put(
+            "/_matrix/app/v1/transactions/1",
+            data=body,
+            headers=AUTH,
+            content_type="application/json",
+        )
+        assert response.status_code == 400, body[:20]
+    too_long = put(client, "t" * 300, [event("$a")])
+    assert too_long.status_code == 400 and too_long.json["errcode"] == "M_INVALID_PARAM"  # type: ignore[index]
+    assert store.inbox.rows() == []

@@ -115,6 +115,30 @@ def test_the_table_shows_the_entries(audited: Path, capsys: pytest.CaptureFixtur
     assert "refused" in out and "boundary" in out and "carried" not in out
 
 
+def test_the_table_prints_user_text_literally(
+    store: Store, audited: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name or a message holding Rich markup or terminal escapes shows as written."""
+    store.audit.record(
+        AuditEntry(
+            MARCH + 99999,
+            9,
+            "town",
+            "refused",
+            "words",
+            "v1",
+            "[bold red]mallory[/]",
+            "[link=https://evil.example]x[/link] \x1b[2Jwiped",
+        )
+    )
+    code, out = run(audited, "--actor", "[bold red]mallory[/]", capsys=capsys)
+    assert code == 0
+    assert "[bold red]mallory[/]" in out
+    assert "[link=https://evil.example]x[/link]" in out
+    # The escape reaches the terminal as text, never as a command to it.
+    assert "\x1b" not in out and "\\x1b[2Jwiped" in out
+
+
 def test_a_time_that_cannot_be_read_is_an_error(
     audited: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,16 @@ import yaml
 from webhooks.config import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "porch.example.yaml"
+#: The variables the example names, with fresh random secrets (it ships none of its own).
+ENV = {
+    name: secrets.token_hex(32)
+    for name in (
+        "DISCOURSE_API_KEY",
+        "DISCOURSE_WEBHOOK_SECRET",
+        "PORCH_AS_TOKEN",
+        "PORCH_HS_TOKEN",
+    )
+}
 
 
 def example() -> dict:  # type: ignore[type-arg]
@@ -21,18 +33,18 @@ def example() -> dict:  # type: ignore[type-arg]
 
 def errors_of(data: dict, environ: dict[str, str] | None = None) -> tuple[str, ...]:  # type: ignore[type-arg]
     with pytest.raises(ConfigError) as caught:
-        parse_config(yaml.safe_dump(data), environ=environ or {})
+        parse_config(yaml.safe_dump(data), environ=ENV if environ is None else environ)
     return caught.value.errors
 
 
 def test_the_example_is_valid() -> None:
-    config = load_config(EXAMPLE, environ={})
+    config = load_config(EXAMPLE, environ=ENV)
     assert config.links[0].name == "town-square"
     assert config.discourse.base_url == "https://forum.example.org"
 
 
 def test_variables_come_from_the_environment() -> None:
-    config = load_config(EXAMPLE, environ={"DISCOURSE_API_KEY": "k" * 20})
+    config = load_config(EXAMPLE, environ={**ENV, "DISCOURSE_API_KEY": "k" * 20})
     assert config.discourse.api_key.get_secret_value() == "k" * 20
 
 
@@ -72,16 +84,67 @@ def test_yaml_syntax_errors_give_line_and_column() -> None:
     assert caught.value.errors[0].startswith("line 2, column 1: not valid YAML")
 
 
-def porch(*args: str) -> subprocess.CompletedProcess[str]:
+def porch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "webhooks.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "webhooks.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **ENV, **(env or {})},
     )
 
 
-def test_porch_check_exits_0_on_the_example() -> None:
-    result = porch("check", "-c", str(EXAMPLE))
+def own_hosts(data: dict) -> dict:  # type: ignore[type-arg]
+    """The example with hosts of one's own instead of its example ones."""
+    data["discourse"]["url"] = "https://forum.town.test"
+    data["matrix"]["homeserver"] = "https://matrix.town.test"
+    data["matrix"]["server_name"] = "town.test"
+    data["matrix"]["appservice"]["url"] = "http://porch.internal:8090"
+    return data
+
+
+def test_porch_check_exits_0_on_the_example_with_own_hosts_and_secrets(tmp_path: Path) -> None:
+    mine = tmp_path / "porch.yaml"
+    mine.write_text(yaml.safe_dump(own_hosts(example())))
+    result = porch("check", "-c", str(mine))
     assert result.returncode == 0, result.stderr
     assert "ok (1 link(s))" in result.stdout
+
+
+def test_porch_check_and_serve_refuse_the_example_as_shipped_naming_each_path() -> None:
+    """Copied as it is, the example still names example.org: check and serve say so."""
+    for command in ("check", "serve"):
+        result = porch(command, "-c", str(EXAMPLE))
+        assert result.returncode == 1, result.stderr
+        assert "discourse.url: forum.example.org is an example host" in result.stderr
+        assert "matrix.server_name: example.org is an example host" in result.stderr
+
+
+def test_porch_check_and_serve_refuse_placeholder_secrets_naming_each_path(
+    tmp_path: Path,
+) -> None:
+    """A quick start that kept a template's secrets must not run with a guessable hs_token;
+    the message names the path, never the secret."""
+    data = own_hosts(example())
+    data["store"]["url"] = "postgresql://porch:password@db.town.test:5432/porch"
+    mine = tmp_path / "porch.yaml"
+    mine.write_text(yaml.safe_dump(data))
+    weak = {
+        "PORCH_HS_TOKEN": "replace-with-a-random-hs-token",
+        "PORCH_AS_TOKEN": "changeme-changeme",
+        "DISCOURSE_WEBHOOK_SECRET": "aaaaaaaaaaaaaaaaaaaaaaaa",
+        "DISCOURSE_API_KEY": "0123456789abc",
+    }
+    for command in ("check", "serve"):
+        result = porch(command, "-c", str(mine), env=weak)
+        assert result.returncode == 1, result.stderr
+        err = result.stderr
+        assert "matrix.appservice.hs_token: looks like a placeholder" in err
+        assert "matrix.appservice.as_token: looks like a placeholder" in err
+        assert "discourse.webhook_secret: too few different characters" in err
+        assert "discourse.api_key: too short for a secret" in err
+        assert "store.url: the database password looks like a placeholder" in err
+        assert not any(secret in err for secret in weak.values())
 
 
 def test_porch_check_exits_1_naming_both_mistakes(tmp_path: Path) -> None:

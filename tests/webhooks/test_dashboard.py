@@ -17,11 +17,11 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from bridges.model import CategoryID
+from bridges.model import CategoryID, RoomID
 from bridges.store.audit import AuditEntry
 from bridges.store.review import NewHeld, ReviewQueue
 from bridges.store.store import Store
-from bridges.store.tiers import CategorySecurity
+from bridges.store.tiers import CategorySecurity, RoomSecurity
 from bridges.store.watching import Activity, WatchRecords
 from policies.tiers import Tier
 from tests.webhooks.configs import make_config
@@ -65,16 +65,20 @@ def dashboard_config(forum_url: str, public_url: str = PUBLIC) -> PorchConfig:
 
 def seed(store: Store, now: float) -> None:
     """Two weeks of activity in an open, a restricted and an unread category, and decisions."""
-    for cid, slug, restricted, groups in (
-        (TOWN, "town-square", False, {"everyone": 1}),
-        (COUNCIL, "council", True, {"council": 1}),
-        (UNKNOWN, "unread", True, None),
+    for cid, slug, restricted, groups, tier in (
+        (TOWN, "town-square", False, {"everyone": 1}, Tier.OPEN),
+        (COUNCIL, "council", True, {"council": 1}, Tier.PRIVATE),
+        (UNKNOWN, "unread", True, None, None),
     ):
         store.tiers.save_category(
-            CategorySecurity(
-                CategoryID(cid), slug, slug.title(), restricted, groups, Tier.OPEN, now
-            )
+            CategorySecurity(CategoryID(cid), slug, slug.title(), restricted, groups, tier, now)
         )
+    # The linked rooms: as open and as closed as their categories.
+    for room, join_rule, room_tier in (
+        ("!town:x", "public", Tier.OPEN),
+        ("!council:x", "invite", Tier.PRIVATE),
+    ):
+        store.tiers.save_room(RoomSecurity(RoomID(room), join_rule, "shared", room_tier, now))
     records = WatchRecords(store.db)
     inbox = 1
     plan = [

@@ -273,3 +273,25 @@ def test_unlisting_a_topic_is_recorded(forum: Forum, store: Store) -> None:
     assert response.json == {"recorded": True}
     (row,) = store.inbox.rows()
     assert row.kind is EventKind.TOPIC_EDITED and row.conversation == "discourse:topic:77"
+
+
+def test_signed_bodies_porch_cannot_store_are_400_not_5xx(forum: Forum, store: Store) -> None:
+    """Ids past the store's 64 bits, numbers Python will not read, NaN, NUL, nesting past the
+    recursion limit, a delivery id longer than its column: each is refused as bad input, so
+    the forum's webhook page says why, instead of porch answering as if its store were down."""
+    huge_id = post_body(id=2**63)
+    cases: list[tuple[dict[str, Any] | bytes, str | None, str]] = [
+        (huge_id, "1", "post.id: the number is out of range (64-bit)"),
+        (post_body(topic_id=-(2**64)), "2", "post.topic_id: the number is out of range"),
+        (post_body(post_number=2**40), "3", "post.post_number"),
+        (post_body(raw="a\x00b"), "4", "post.raw: the text contains a NUL character"),
+        (post_body(score=float("nan")), "5", "post.score: the number is not finite"),
+        (b'{"post": {"id": 1' + b"1" * 5000 + b"}}", "6", "more digits"),
+        (b'{"post": ' + b"[" * 5000 + b"]" * 5000 + b"}", "7", "nested too deeply"),
+        (post_body(id=999), "9" * 300, "porch's store cannot hold this event"),
+    ]
+    for body, delivery, reason in cases:
+        response = forum.deliver("post_created", body, delivery=delivery)
+        assert response.status_code == 400, (reason, response.status_code)
+        assert response.json is not None and reason in response.json["error"], response.json
+    assert store.inbox.rows() == []

@@ -144,11 +144,13 @@ def running(tmp_path: Path) -> Iterator[tuple[Porch, Lifecycle, Path, dict[str, 
     data = config_data(store={"url": f"sqlite:///{tmp_path / 'porch.db'}"})
     path = tmp_path / "porch.yaml"
     path.write_text(yaml.safe_dump(data))
-    porch = build(parse_config(path.read_text()), Role.WORKER)
+    porch = build(parse_config(path.read_text()), Role.WORKER, ops_port=0)
     lifecycle = Lifecycle(porch, path)
     yield porch, lifecycle, path, data
     if porch.joins is not None:
         porch.joins.stop()
+    if porch.ops is not None:
+        porch.ops.close()
     porch.store.close()
 
 
@@ -307,7 +309,7 @@ def ops_porch(tmp_path: Path) -> Iterator[tuple[Porch, Lifecycle, Path, dict[str
         if part is not None:
             part.stop()
     if porch.ops is not None:
-        porch.ops.server_close()
+        porch.ops.close()
     porch.store.close()
 
 

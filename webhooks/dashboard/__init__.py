@@ -2,9 +2,11 @@
 
 Sign-in goes through the forum (DiscourseConnect, :mod:`bridges.identity.connect`, the same
 secret as account linking): ``/watching/login`` sends the browser to the forum's
-``/session/sso_provider`` and ``/watching/sso`` takes its signed answer. Only members of
+``/session/sso_provider`` and ``/watching/sso`` takes its signed answer (the nonce is signed,
+not stored, until that answer comes back: :mod:`webhooks.dashboard.nonces`). Only members of
 ``watching.dashboard.groups`` (or forum admins) get a session; the session keeps the groups the
-forum stated, and every page shows only what those groups may read
+forum stated, asks the forum again every ``watching.dashboard.groups_recheck`` seconds
+(:mod:`webhooks.dashboard.groups`), and every page shows only what those groups may read
 (:mod:`bridges.watching.report`): watches whose groups they share, activity in categories they
 may read, crossing figures of links whose category they may read.
 
@@ -32,6 +34,7 @@ from flask import Blueprint, Response, render_template, request
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as BaseResponse
 
+from bridges.discourse.client import ForumClient
 from bridges.identity.connect import ConnectRefused, request_query, verify
 from bridges.store.review import PENDING, ReviewQueue
 from bridges.store.store import Store
@@ -50,6 +53,8 @@ from bridges.watching.report import (
 from policies.watching import EVERYONE, emerging
 from webhooks.config import PorchConfig
 from webhooks.dashboard.charts import heatmap, sparkline
+from webhooks.dashboard.groups import GroupCheck, session_groups
+from webhooks.dashboard.nonces import make_nonce, nonce_expiry
 from webhooks.link_pages import RedactPaths, public_base_url, redact_access_log
 
 PREFIX = "/watching"
@@ -107,18 +112,17 @@ def spreadsheet_cell(value: Any) -> Any:
 
 
 def _groups(identity: Any) -> list[str]:
-    groups = {*identity.groups, EVERYONE}
-    if identity.admin:
-        groups |= {"admins", "staff"}
-    if identity.moderator:
-        groups |= {"moderators", "staff"}
-    return sorted(groups)
+    return session_groups(identity.groups, identity.admin, identity.moderator)
 
 
 def dashboard_blueprint(
-    config: PorchConfig, store: Store, clock: Callable[[], float]
+    config: PorchConfig,
+    store: Store,
+    clock: Callable[[], float],
+    forum: ForumClient | None = None,
 ) -> Blueprint:
-    """The dashboard's pages, bound to porch's config and store."""
+    """The dashboard's pages, bound to porch's config and store; ``forum`` (by default a client
+    of ``config.discourse``) is asked for signed-in users' groups again."""
     redact_access_log(RedactSignIn)
     pages = Blueprint(
         "watching_dashboard",
@@ -133,6 +137,13 @@ def dashboard_blueprint(
     records = readers.records
     base = public_base_url(config) or ""
     secret = config.discourse.connect_secret
+    group_check = GroupCheck(
+        forum if forum is not None else ForumClient(config.discourse),
+        records,
+        frozenset(watching.dashboard.groups),
+        watching.dashboard.groups_recheck,
+        clock,
+    )
 
     def respond(body: str, status: int = 200) -> Response:
         return Response(body, status, headers=_HEADERS, content_type="text/html; charset=utf-8")
@@ -140,10 +151,17 @@ def dashboard_blueprint(
     def page(template: str, status: int = 200, **context: Any) -> Response:
         return respond(render_template(f"dashboard/{template}", prefix=PREFIX, **context), status)
 
-    def viewer() -> Viewer | None:
+    def viewer() -> Viewer | str | None:
+        """Who is signed in, with the groups the forum confirms now; the reason when the
+        forum's answer refuses them (``signed-out``, ``unconfirmed``)."""
         token = request.cookies.get(COOKIE)
         found = None if not token else records.session(token, clock())
-        return None if found is None else Viewer(found[0], found[1])
+        if found is None:
+            return None
+        checked = group_check.check(found[0], found[1])
+        if checked.groups is None:
+            return checked.refused or "unconfirmed"
+        return Viewer(found[0], checked.groups)
 
     def span() -> tuple[int, float, list[str]]:
         try:
@@ -173,7 +191,18 @@ def dashboard_blueprint(
     def signed_in(view: Callable[..., BaseResponse]) -> Callable[..., BaseResponse]:
         def wrapped(**kwargs: Any) -> BaseResponse:
             who = viewer()
-            if who is None:
+            if who == "unconfirmed":
+                # Fail closed: without the forum's word, the groups may be gone.
+                refused = page(
+                    "message.html",
+                    503,
+                    title="Cannot confirm your groups",
+                    text="The forum cannot be asked which groups you are in right now; "
+                    "try again in a minute.",
+                )
+                refused.headers["Retry-After"] = "30"
+                return refused
+            if not isinstance(who, Viewer):
                 return page("signin.html", 401, enabled=secret is not None and bool(base))
             return view(who, **kwargs)
 
@@ -184,8 +213,8 @@ def dashboard_blueprint(
     def login() -> BaseResponse:
         if secret is None or not base:
             return page("signin.html", 404, enabled=False)
-        nonce = secrets.token_hex(16)
-        records.add_nonce(nonce, clock() + NONCE_TTL)
+        # Signed, not stored: an anonymous visitor's request writes nothing.
+        nonce = make_nonce(secret.get_secret_value(), clock() + NONCE_TTL)
         query = request_query(nonce, f"{base}{PREFIX}/sso", secret.get_secret_value())
         response = redirect(f"{config.discourse.base_url}/session/sso_provider?{urlencode(query)}")
         response.headers.update(_HEADERS)
@@ -220,7 +249,8 @@ def dashboard_blueprint(
                 title="Not signed in",
                 text="This answer from the forum is for a sign-in started in another browser.",
             )
-        if not records.use_nonce(identity.nonce, clock()):
+        expires = nonce_expiry(secret.get_secret_value(), identity.nonce, clock())
+        if expires is None or not records.spend_nonce(identity.nonce, expires, clock()):
             return page(
                 "message.html",
                 400,
@@ -240,6 +270,7 @@ def dashboard_blueprint(
         records.open_session(
             token, identity.username, groups, clock() + watching.dashboard.session_ttl
         )
+        group_check.confirmed(identity.username)
         response = redirect(f"{PREFIX}/", 303)
         response.headers.update(_HEADERS)
         response.set_cookie(

@@ -74,7 +74,9 @@ def demo_config(
                 "ghost_prefix": "forum_",
             },
         },
-        "listen": {"host": "127.0.0.1", "port": porch_port},
+        # The ops listener (/metrics, /readyz) on any free loopback port: the demo must not
+        # need a port the machine may already use.
+        "listen": {"host": "127.0.0.1", "port": porch_port, "ops": {"port": 0}},
         "store": {"url": f"sqlite:///{workdir / 'porch.db'}"},
         "links": [
             {
@@ -159,6 +161,8 @@ def run_demo(workdir: str | None = None, exit_after_script: bool = False) -> int
         console.print(f"  forum topic   {forum_url}/t/{topic_id}.json")
         console.print(f"  porch config  {config_path}")
         console.print(f"  porch log     {base / 'porch.log'}")
+        if porch.ops is not None:
+            console.print(f"  metrics       http://127.0.0.1:{porch.ops.port}/metrics")
         console.print(f"  queue         porch status -c {config_path}")
         if exit_after_script:
             return 0

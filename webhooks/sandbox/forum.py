@@ -485,6 +485,18 @@ class SandboxForum:
         with self._core.lock:
             self._core.faults.clear()
 
+    def slow_post_answers(self, seconds: float) -> None:
+        """``POST /posts`` creates the post at once but answers ``seconds`` later (0: at once),
+        like a forum whose answer is lost or late while the post already exists."""
+        with self._core.lock:
+            self._core.post_answer_delay = seconds
+
+    def advance_redis(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the forum's Redis keys: the 120 s memo of API post
+        creation and the ``unique_posts_mins`` keys expire as they would after that long."""
+        with self._core.lock:
+            self._core.state.redis_offset += seconds
+
     # --- webhooks ----------------------------------------------------------------------------
 
     def set_webhook(

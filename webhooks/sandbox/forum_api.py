@@ -241,6 +241,7 @@ def create_app(core: ForumCore) -> Flask:
                 params,
                 getattr(g, "started", time.time()),
                 _int_or_none(request.environ.get("REMOTE_PORT")),
+                "Api-Key" in request.headers,
             )
         )
         return response
@@ -402,6 +403,8 @@ def create_app(core: ForumCore) -> Flask:
             return answer
 
         status, body = core.run(perform)
+        if core.post_answer_delay > 0:
+            time.sleep(core.post_answer_delay)  # the post exists; the answer is late
         return json_response(body, status)
 
     @route("/posts/<int:post_id>", ["GET"])

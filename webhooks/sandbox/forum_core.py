@@ -39,6 +39,8 @@ class ApiCall:
     at: float
     #: the caller's TCP source port: the same port again means a reused connection
     client_port: int | None = None
+    #: whether the request carried an ``Api-Key`` header (whatever its value)
+    api_key: bool = False
 
     def __getitem__(self, key: str) -> Any:
         """Fields read as a mapping too: ``call["api_username"]``."""
@@ -102,6 +104,9 @@ class ForumCore:
     calls: list[ApiCall] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     memo: dict[str, tuple[float, int, dict[str, Any]]] = field(default_factory=dict)
+    #: Seconds ``POST /posts`` waits after creating the post before it answers (a slow forum:
+    #: the post exists while the caller still waits).
+    post_answer_delay: float = 0.0
     _admin_bucket: deque[float] = field(default_factory=deque)
 
     def run(self, action: Callable[[], T]) -> T:
@@ -150,10 +155,11 @@ class ForumCore:
 
     def memoized(self, signature: str) -> tuple[int, dict[str, Any]] | None:
         hit = self.memo.get(signature)
-        if hit is None or hit[0] < time.monotonic():
+        if hit is None or hit[0] < self.state.redis_now():
             self.memo.pop(signature, None)
             return None
         return hit[1], hit[2]
 
     def remember(self, signature: str, status: int, body: dict[str, Any]) -> None:
-        self.memo[signature] = (time.monotonic() + MEMO_SECONDS, status, body)
+        # A Redis key with a TTL in Discourse: it runs on the clock of the forum's Redis keys.
+        self.memo[signature] = (self.state.redis_now() + MEMO_SECONDS, status, body)

@@ -51,7 +51,7 @@ def cook(
     an existing user becomes ``<a class="mention" href="/u/name">@name</a>`` (of anyone
     else, ``<span class="mention">``), except inside links and code.
     """
-    rendered = _MD.render(raw).strip()
+    rendered = _MD.render(without_comments(raw)).strip()
     rendered = _IMG.sub(_image, rendered)
     rendered = _ATTACHMENT.sub(r'<a class="attachment" href="\1">\2</a>', rendered)
     rendered = _outside_code(rendered, _spoilers_and_emoji)
@@ -63,6 +63,22 @@ def cook(
             rendered,
         )
     return rendered
+
+
+def without_comments(raw: str) -> str:
+    """``raw`` without HTML comments: Discourse's sanitizer drops them from ``cooked`` and its
+    length validator ignores them (``StrippedLengthValidator.get_sanitized_value``). A scan,
+    not a pattern, so an unclosed ``<!--`` costs linear time."""
+    out: list[str] = []
+    start = 0
+    while (opening := raw.find("<!--", start)) != -1:
+        closing = raw.find("-->", opening + 4)
+        if closing == -1:
+            break
+        out.append(raw[start:opening])
+        start = closing + 3
+    out.append(raw[start:])
+    return "".join(out)
 
 
 def _image(m: re.Match[str]) -> str:
@@ -101,6 +117,12 @@ def _emoji_image(m: re.Match[str]) -> str:
 
 def _mentions(html_text: str, user_exists: Callable[[str], bool]) -> str:
     def mention(match: re.Match[str]) -> str:
+        before = match.string[match.start() - 1] if match.start() else " "
+        if not (before.isspace() or unicodedata.category(before)[0] in "PS"):
+            # Discourse starts a mention only after whitespace or punctuation (markdown-it's
+            # isWhiteSpace / isPunctChar: ``allowedBoundary`` in discourse-markdown-it's
+            # text-post-process.js); an invisible word joiner, say, is neither.
+            return match[0]
         name = match[1]
         if user_exists(name):
             return f'<a class="mention" href="/u/{name.lower()}">@{name}</a>'

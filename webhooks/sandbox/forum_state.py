@@ -23,9 +23,9 @@ import difflib
 import hashlib
 import mimetypes
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from webhooks.sandbox.forum_model import (
@@ -44,7 +44,7 @@ from webhooks.sandbox.forum_model import (
     forbidden,
     not_found,
 )
-from webhooks.sandbox.forum_render import cook, image_size, now, slugify
+from webhooks.sandbox.forum_render import cook, image_size, now, slugify, without_comments
 from webhooks.sandbox.forum_review import reviewable_payload
 from webhooks.sandbox.forum_serialize import (
     basic_user,
@@ -195,6 +195,13 @@ class ForumState(ForumData):
     #: Members whose posts wait for a moderator wherever they post (the admin's "require
     #: approval" for a user; Discourse: ``approve_unless_trust_level`` and friends).
     review_user_ids: set[int] = field(default_factory=set)
+    #: ``Post#store_unique_post_key``: (user id, private message?, SHA1 of raw) -> (expiry on
+    #: :meth:`redis_now`, post id). Kept for ``unique_posts_mins`` after a post is created,
+    #: whatever happens to the post meanwhile (a Redis key with a TTL).
+    unique_post_keys: dict[tuple[int, bool, str], tuple[float, int]] = field(default_factory=dict)
+    #: Seconds added to the clock of the forum's Redis keys (the unique-post keys and the API
+    #: memo): tests let time pass for them without waiting (:meth:`SandboxForum.advance_redis`).
+    redis_offset: float = 0.0
     _next: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -204,6 +211,14 @@ class ForumState(ForumData):
         self._next["tag"] = 1
         self.users[-1] = User(-1, "system", "system", True, False, 4, [], now())
         self.add_category("uncategorized", "Uncategorized")
+
+    def redis_now(self) -> float:
+        """The clock the forum's Redis TTLs run on."""
+        return time.monotonic() + self.redis_offset
+
+    def _unique_key(self, actor: User, raw: str, pm: bool) -> tuple[int, bool, str]:
+        # Post#unique_post_key: "unique[-pm]-post-#{user_id}:#{raw_hash}", SHA1 of the raw.
+        return (actor.id, pm, hashlib.sha1(raw.encode("utf-8")).hexdigest())
 
     def _id(self, kind: str) -> int:
         value = self._next[kind]
@@ -423,6 +438,10 @@ class ForumState(ForumData):
             last_version_at=moment,
         )
         self.posts[post.id] = post
+        if self.settings.unique_posts_mins > 0:
+            # PostCreator#store_unique_post_key, for every account (only the check spares staff)
+            expiry = self.redis_now() + self.settings.unique_posts_mins * 60
+            self.unique_post_keys[self._unique_key(actor, raw, is_pm)] = (expiry, post.id)
         topic.bumped_at = moment
         actor.last_posted_at = moment
         if is_new_topic:
@@ -486,29 +505,27 @@ class ForumState(ForumData):
         return cook(raw, resolve, lambda name: self.user_named(name) is not None)
 
     def _post_errors(self, actor: User, raw: str, first: bool, pm: bool) -> list[str]:
-        text = raw.strip()
+        # Presence is judged on the raw; StrippedLengthValidator measures it without comments.
+        text = without_comments(raw).strip()
         s = self.settings
         minimum = (
             s.min_personal_message_post_length
             if pm
             else (s.min_first_post_length if first else s.min_post_length)
         )
-        if not text:
+        if not raw.strip():
             return ["Body can’t be blank"]
         if len(text) < minimum:
             return [f"Body is too short (minimum is {minimum} characters)"]
         if len(text) > s.max_post_length:
             return [f"Body is too long (maximum is {s.max_post_length} characters)"]
         if s.unique_posts_mins > 0 and not actor.staff:
-            since = now() - timedelta(minutes=s.unique_posts_mins)
-            for post in self.posts.values():
-                if (
-                    post.user_id == actor.id
-                    and post.deleted_at is None
-                    and post.created_at >= since
-                    and post.raw.strip() == text
-                ):
-                    return ["Body is too similar to what you recently posted"]
+            # PostValidator#unique_post_validator: the key any post of the same raw by the
+            # same user left in the last unique_posts_mins, in any topic, deleted or not.
+            # The message is "#{Raw attribute} #{I18n.t(:just_posted_that)}".
+            hit = self.unique_post_keys.get(self._unique_key(actor, raw, pm))
+            if hit is not None and hit[0] > self.redis_now():
+                return ["Body is too similar to what you recently posted"]
         return []
 
     def _title_errors(self, title: str, topic: Topic | None) -> list[str]:

@@ -8,7 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridges import codec
-from bridges.matrix.events import inbox_events, parse_event, strip_reply_fallback
+from bridges.matrix.events import (
+    inbox_events,
+    malformed,
+    parse_event,
+    read_events,
+    strip_reply_fallback,
+)
 from bridges.model import ChatMessage, ChatReaction, ChatRedaction, EventKind, Platform
 
 ROOM = "!room:porch.test"
@@ -313,3 +319,69 @@ def test_inbox_events_drop_porchs_own_senders_and_keep_notices() -> None:
     assert {e.conversation for e in out} == {f"matrix:room:{ROOM}"}
     notice = codec.decode(out[0].kind, out[0].payload)
     assert isinstance(notice, ChatMessage) and notice.msgtype == "m.notice"
+
+
+# --- malformed events -------------------------------------------------------------------------
+
+
+def test_a_type_that_is_not_a_string_is_not_carried_and_does_not_raise() -> None:
+    for odd in (["m.room.message"], {"a": 1}, 5, None):
+        assert parse_event(event(odd)) is None  # type: ignore[arg-type]
+
+
+def test_malformed_names_what_is_wrong() -> None:
+    cases: list[tuple[Any, str]] = [
+        ([], "the event is a JSON list, not an object"),
+        ({**event(), "type": ["x"]}, "type is not a string"),
+        (event(event_id=None), "event_id is missing"),
+        (event(sender=7), "sender is not a string"),
+        (event(room_id="!a\x00b:x"), "room_id contains a control character"),
+        (event(event_id="$" + "e" * 300), "event_id is longer than 255 bytes"),
+        (event(content="x"), "content is not an object"),
+        (event(unsigned=[]), "unsigned is not an object"),
+        (event(origin_server_ts="1"), "origin_server_ts is not an integer"),
+        (event(origin_server_ts=2**63), "the event holds an integer out of range"),
+        (event(content={"msgtype": "m.text", "body": "\ud800"}), "not valid Unicode"),
+        (event(content={"msgtype": "m.text", "body": "x", "n": float("nan")}), "not finite"),
+        (event(content={"msgtype": "m.text", "body": 5}), "a message's body is not a string"),
+        (
+            event(content={"msgtype": "m.text", "body": "x", "m.relates_to": {"rel_type": 1}}),
+            "m.relates_to.rel_type is not a string",
+        ),
+        (
+            event(
+                content={
+                    "msgtype": "m.text",
+                    "body": "* x",
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": "$o"},
+                }
+            ),
+            "an edit has no m.new_content object",
+        ),
+        (event("m.room.redaction", {"reason": "x"}), "a redaction has no redacts string"),
+    ]
+    for raw, reason in cases:
+        found = malformed(raw)
+        assert found is not None and reason in found, (raw, found)
+
+
+def test_well_formed_events_porch_does_not_carry_are_not_malformed() -> None:
+    for raw in (
+        event(content={}),  # a redacted message
+        event("m.room.encrypted", {"algorithm": "m.megolm.v1.aes-sha2"}),
+        event("m.room.member", {"membership": "join"}, state_key="@carol:porch.test"),
+        event("m.reaction", {"m.relates_to": {"rel_type": "m.reference", "event_id": "$t"}}),
+    ):
+        assert malformed(raw) is None, raw
+
+
+def test_read_events_skips_the_malformed_and_keeps_the_rest_in_order() -> None:
+    read = read_events(
+        [event(event_id="$1"), {**event(event_id="$2"), "type": [1]}, 3, event(event_id="$4")],
+        is_ours=ours,
+    )
+    assert [e.keys for e in read.events] == [("matrix:event:$1",), ("matrix:event:$4",)]
+    assert [(s.event_id, s.reason) for s in read.skipped] == [
+        ("$2", "type is not a string"),
+        (None, "the event is a JSON int, not an object"),
+    ]

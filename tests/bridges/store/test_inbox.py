@@ -18,9 +18,16 @@ def test_duplicate_keys_are_recorded_once(store: Store) -> None:
 
 
 def test_transaction_is_recorded_once(store: Store) -> None:
-    assert store.inbox.append_transaction("7", [event("r", "ev:a"), event("r", "ev:b")], 1.0)
-    assert not store.inbox.append_transaction("7", [event("r", "ev:a"), event("r", "ev:b")], 2.0)
+    assert store.inbox.append_transaction("7", [event("r", "ev:a"), event("r", "ev:b")], 1.0) == 2
+    assert store.inbox.append_transaction("7", [event("r", "ev:a"), event("r", "ev:b")], 2.0) == 0
     assert [r.conversation for r in store.inbox.rows()] == ["r", "r"]
+
+
+def test_a_reused_transaction_id_records_its_new_events(store: Store) -> None:
+    # Deduplication is by event, never by transaction id (homeservers reuse ids).
+    assert store.inbox.append_transaction("1", [event("r", "ev:a")], 1.0) == 1
+    assert store.inbox.append_transaction("1", [event("r", "ev:a"), event("r", "ev:c")], 2.0) == 1
+    assert [r.received_at for r in store.inbox.rows()] == [1.0, 2.0]
 
 
 def test_claim_takes_only_the_head_of_each_conversation(store: Store) -> None:
