@@ -18,8 +18,11 @@ The spaces:
 - watching: a watch of the policy team (no council members) and one of the council, alerts to a
   room whose member ``dana`` has no forum account, to an email address and to a webhook;
   digests to the room and the address; the policy team's dashboard;
-- review: held messages go to a moderators room (``dana``, not in the back room) and to the
-  ``/review`` page.
+- review: held messages go to an open moderators room (``dana``, not in the back room) and to
+  the ``/review`` page; the back room may speak into the lobby (``chat-to-forum: allow``), and
+  watched words hold some of its messages.
+- tiers are the project's: a sink of the same tier as the source may hold its content, so the
+  sinks here are all more open than what they must not show.
 
 Restricted content (tokens everywhere): council topics' titles, bodies, tags, the category's
 name, image alt text, upload file names and bytes, edits; quotes of council posts inside
@@ -259,7 +262,8 @@ class Rig:
         self.erin.invite(self.back, BOT)
         self.watch_room = self.dana.create_room(name="Policy watch", preset="private_chat")
         self.dana.invite(self.watch_room, BOT)
-        self.mods = self.dana.create_room(name="Moderators", preset="private_chat")
+        # Open to anyone: what the invite-only back room holds must reach it as a pointer only.
+        self.mods = self.dana.create_room(name="Moderators", preset="public_chat")
         self.dana.invite(self.mods, BOT)
 
         data = porch_config_data(

@@ -71,3 +71,22 @@ def test_no_restricted_token_reaches_a_sink_without_the_tier(
 ) -> None:
     findings = rig.run(history)
     assert not findings, "\n".join(str(f) for f in findings)
+
+
+def test_the_sinks_are_read_and_hold_what_people_may_read(rig: Rig) -> None:
+    """The control: what may show does show where a reader would see it, so that the property
+    above is not passing over empty sinks. A published council topic with an image reaches the
+    open room (its text, alt text and image bytes); an open lobby topic reaches the alerts (room,
+    email, webhook) and the dashboard; a held back-room message reaches the review page."""
+    history: list[tuple[Any, ...]] = [
+        ("council", True, True, None),
+        ("lobby", 0),
+        ("chat", True),
+    ]
+    assert rig.run(history) == []
+    seen = {sink: set(fields) for sink, fields in rig.seen.items()}
+    assert {"council body, published", "image alt text"} <= seen["public room m.room.message"]
+    assert "upload bytes" in seen["media bytes"]
+    for sink in ("watch room", "email", "alert webhook", "dashboard /watching/"):
+        assert "lobby title" in seen[sink], sink
+    assert "back-room formatted_body (held)" in seen["review page"]
