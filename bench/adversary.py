@@ -14,6 +14,7 @@ Exit 1 on any leak.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
@@ -25,6 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.e2e.adversary import HISTORIES, Finding, Rig, sandbox
+
+#: Errors (not leaks) after which the run stops.
+MAX_ERRORS = 10
 
 
 def run(rig: Rig, examples: int) -> tuple[int, int, list[Finding]]:
@@ -44,7 +48,13 @@ def run(rig: Rig, examples: int) -> tuple[int, int, list[Finding]]:
     def one(history: list[tuple[Any, ...]]) -> None:
         nonlocal ran, failed
         ran += 1
-        found = rig.run(history)
+        try:
+            found = rig.run(history)
+        except Exception as error:
+            # An error is a failure to report; past a few, the rig itself is likely stuck.
+            found = [Finding("error", set(), f"{history}: {type(error).__name__}: {error}")]
+            if sum(f.sink == "error" for f in findings) >= MAX_ERRORS:
+                raise
         failed += bool(found)
         findings.extend(found)
 
@@ -57,12 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=10_000, help="histories to generate")
     parser.add_argument("--workdir", type=Path, help="keep the sandbox's files here")
     args = parser.parse_args(argv)
+    # Porch's warnings (a held message pointed to the review page, ...) are its normal work
+    # here: only errors are worth a line among 10^4 examples.
+    logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="porch-adversary-") as scratch:
         workdir = args.workdir or Path(scratch)
         started = time.monotonic()
         with sandbox(workdir) as rig:
             ran, failed, findings = run(rig, args.examples)
+            seen = rig.seen
         took = time.monotonic() - started
+    # What each sink was seen to hold (allowed or not): that the sinks were read at all.
+    for sink, fields in sorted(seen.items()):
+        print(f"seen {sink}: " + ", ".join(f"{k} x{n}" for k, n in sorted(fields.items())))
     for finding in findings:
         print(f"LEAK {finding}")
     print(f"ran {ran} examples in {took:.0f}s; failed {failed} ({len(findings)} leaks)")

@@ -57,7 +57,9 @@ _scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(_NASTY),
+    # A copy each time: a drawn ``{}`` that is then filled must not be the shared one (nor
+    # end up inside itself).
+    st.sampled_from(_NASTY).map(copy.deepcopy),
 )
 #: Any JSON value (Python's reader also yields NaN, infinities and lone surrogates).
 junk = st.recursive(

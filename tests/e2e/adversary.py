@@ -3,10 +3,10 @@
 
 One :class:`Rig` serves many examples: a real Synapse, the Discourse double, and one porch built
 in process (:func:`webhooks.service.build`) whose doors listen on loopback and whose worker and
-watching run synchronously (``Worker.run_once``, ``Watching.run_once``), so an example costs a
-few forum actions and a few reads. Tokens carry the example's number, so examples share rooms
-and categories without mixing: every token is issued once, and each is either allowed (content
-porch may show people without the tier) or not, for good.
+alerts run synchronously (``Worker.run_once``, the alert dispatcher's ``send_due``), so an
+example costs a few forum actions and a few reads. Tokens carry the example's number, so
+examples share rooms and categories without mixing: every token is issued once, and each is
+either allowed (content porch may show people without the tier) or not, for good.
 
 The spaces:
 
@@ -50,11 +50,13 @@ import json
 import re
 import secrets
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes
+from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,8 @@ HELD_WORD = "quagmire"
 WATCHED = "town"
 TEAM = "team@example.org"
 COUNCIL_MAIL = "council@example.org"
-#: A 1x1 PNG; the token goes into a text chunk after it, so the bytes carry it.
+#: A 1x1 PNG; a token goes after its end (image readers ignore trailing bytes), so the bytes
+#: carry it.
 _PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d49444154789c63f8cfc0f01f0005000201e226059b0000000049454e44ae426082"
@@ -130,6 +133,8 @@ HISTORIES = st.lists(ACTIONS, min_size=1, max_size=3)
 
 @dataclass
 class Topic:
+    """A council topic of the current example."""
+
     topic_id: int
     slug: str
     published: bool
@@ -170,7 +175,8 @@ class Mailbox:
     def texts(messages: list[Message]) -> Iterator[str]:
         """Each message's headers, then each of its parts decoded."""
         for message in messages:
-            yield "\n".join(f"{k}: {v}" for k, v in message.items())
+            # Headers may be RFC 2047 encoded words: read them as a mail client shows them.
+            yield "\n".join(f"{k}: {make_header(decode_header(v))}" for k, v in message.items())
             for part in message.walk():
                 payload = part.get_payload(decode=True)
                 if isinstance(payload, bytes):
@@ -179,10 +185,12 @@ class Mailbox:
 
 @dataclass
 class Finding:
+    """Tokens found in a sink that may not be there; ``where``: the history and the text."""
+
     sink: str
     tokens: set[str]
     where: str
-
+    #: Where each token was put (example, step, field), in the order of ``sorted(tokens)``.
     origins: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -232,6 +240,7 @@ class Rig:
         self.council_tokens: set[str] = set()
         self._n = itertools.count(1)
         self._periods = itertools.count(1)
+        self._digested = time.time()
         self._media: dict[str, str] = {}
         self.mailbox = Mailbox()
         smtp_port = free_port()
@@ -425,11 +434,17 @@ class Rig:
             self.porch.watching.dispatcher.send_due()
 
     def send_digests(self) -> None:
-        """Each watch's digest of the last hour, to its room and addresses."""
+        """Each watch's digest of what happened since the last one, to its room and addresses.
+
+        A digest of everything so far would outgrow a Matrix event (65536 bytes) after a few
+        hundred examples; the homeserver refuses it with 413 ``M_TOO_LARGE``.
+        """
         watching = self.porch.watching
         assert watching is not None
+        now = time.time()
+        seconds, self._digested = now - self._digested + 1, now
         for watch in watching.config.watches:
-            digest = watching.digests.since(watch, 3600)
+            digest = watching.digests.since(watch, seconds)
             # A digest of a period goes out once: each of these is a period of its own.
             digest = replace(digest, period=f"ex{next(self._periods)}")
             watching.digests.send(watch, digest)

@@ -38,7 +38,7 @@ def live_posts(forum: SandboxForum, topic_id: int) -> list[dict[str, Any]]:
 
 
 def wait_for_post(
-    forum: SandboxForum, topic_id: int, contains: str, timeout: float = 10.0
+    forum: SandboxForum, topic_id: int, contains: str, timeout: float = 30.0
 ) -> dict[str, Any]:
     """The first live post of the topic whose raw contains ``contains``."""
 
@@ -49,7 +49,7 @@ def wait_for_post(
 
 
 def wait_for_post_count(
-    forum: SandboxForum, topic_id: int, count: int, timeout: float = 10.0
+    forum: SandboxForum, topic_id: int, count: int, timeout: float = 30.0
 ) -> list[dict[str, Any]]:
     def enough() -> list[dict[str, Any]] | None:
         posts = live_posts(forum, topic_id)

@@ -15,6 +15,7 @@ runs the same with 10^4 examples.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ def test_the_sinks_are_read_and_hold_what_people_may_read(rig: Rig) -> None:
     """The control: what may show does show where a reader would see it, so that the property
     above is not passing over empty sinks. A published council topic with an image reaches the
     open room (its text, alt text and image bytes); an open lobby topic reaches the alerts (room,
-    email, webhook) and the dashboard; a held back-room message reaches the review page."""
+    email, webhook), the dashboard and the digest; a held back-room message reaches the review
+    page."""
     history: list[tuple[Any, ...]] = [
         ("council", True, True, None),
         ("lobby", 0),
@@ -90,3 +92,13 @@ def test_the_sinks_are_read_and_hold_what_people_may_read(rig: Rig) -> None:
     for sink in ("watch room", "email", "alert webhook", "dashboard /watching/"):
         assert "lobby title" in seen[sink], sink
     assert "back-room formatted_body (held)" in seen["review page"]
+    # The watches' digests, which the property sends every few examples, list the lobby topic.
+    rig.send_digests()
+    assert rig.scan_messages() == [] and rig.scan() == []
+    title = next(t for t, what in rig.ledger.origin.items() if what.endswith(": lobby title"))
+    digests = [
+        e
+        for e in rig.dana.room_messages(rig.watch_room, limit=20)
+        if "Digest of watch street" in str(e.get("content", {}).get("body"))
+    ]
+    assert digests and title in json.dumps(digests[-1]["content"])
