@@ -252,18 +252,15 @@ class ForumOnce:
             found = find_earlier(self.ctx.forum, earlier, lambda post: self._mapped(link, post))
             if found is not None:
                 return found
-        try:
-            result = self._create(
-                msg, username, published.author.raw(published.text), topic_id, reply_to
-            )
-            if not self._taken(link, result):
-                return result
-        except ForumRejected as exc:
-            if not is_too_similar(exc):
-                raise
-        marked = self._marked(msg, published)
-        self.ctx.audit(row, link, replace(marked.decision, rule="repeated-text"), msg.sender)
-        return self._create(msg, username, marked.author.raw(marked.text), topic_id, reply_to)
+        return self._distinct_if_repeated(
+            row,
+            link,
+            msg,
+            published,
+            lambda shown: self._create(
+                msg, username, shown.author.raw(shown.text), topic_id, reply_to
+            ),
+        )
 
     def create_topic(
         self,
@@ -290,8 +287,26 @@ class ForumOnce:
             )
             if found is not None:
                 return found
+        return self._distinct_if_repeated(
+            row,
+            link,
+            msg,
+            published,
+            lambda shown: self._open(msg, shown, titles, category_id, tags),
+        )
+
+    def _distinct_if_repeated(
+        self,
+        row: InboxRow,
+        link: LinkConfig,
+        msg: ChatMessage,
+        published: Published,
+        post: Callable[[Published], CreatedPost | EnqueuedPost],
+    ) -> CreatedPost | EnqueuedPost:
+        """``post`` the text; when the forum refuses it as a repeat, or its memo answers with
+        a post that carries another message, post it once more made distinct (audited)."""
         try:
-            result = self._open(msg, published, titles, category_id, tags)
+            result = post(published)
             if not self._taken(link, result):
                 return result
         except ForumRejected as exc:
@@ -299,7 +314,7 @@ class ForumOnce:
                 raise
         marked = self._marked(msg, published)
         self.ctx.audit(row, link, replace(marked.decision, rule="repeated-text"), msg.sender)
-        return self._open(msg, marked, titles, category_id, tags)
+        return post(marked)
 
     def _open(
         self,

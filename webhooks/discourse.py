@@ -71,12 +71,14 @@ def discourse_blueprint(
         delivery = request.headers.get(ID_HEADER) or None
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
-            log.warning("discourse webhook (delivery %s): no signature", delivery)
+            log.warning("discourse webhook (delivery %s): no signature", _for_log(delivery))
             return refuse(401, f"missing {SIGNATURE_HEADER} header")
         # Reading the body enforces MAX_CONTENT_LENGTH (413) before any work on it.
         body = request.get_data(cache=True)
         if not signature_matches(config.webhook_secret.get_secret_value(), body, header):
-            log.warning("discourse webhook (delivery %s): signature does not match", delivery)
+            log.warning(
+                "discourse webhook (delivery %s): signature does not match", _for_log(delivery)
+            )
             return refuse(
                 403,
                 f"{SIGNATURE_HEADER} does not match the body (check discourse.webhook_secret)",
@@ -120,7 +122,9 @@ def discourse_blueprint(
         except Exception:
             # A shape the parsers did not foresee is still the body's fault: answer 400 (the
             # forum shows it on its webhook page) rather than 500, and keep the trace.
-            log.exception("discourse webhook (delivery %s, %s): unreadable body", delivery, event)
+            log.exception(
+                "discourse webhook (delivery %s, %s): unreadable body", _for_log(delivery), event
+            )
             return _bad(delivery, f"the body of a {event} event could not be read")
         assert new is not None  # every name in EVENT_KINDS makes an event
         problem = unstorable(new)
@@ -132,7 +136,7 @@ def discourse_blueprint(
             log.error(
                 "discourse webhook (delivery %s, %s): the store failed, nothing recorded (%s); "
                 "redeliver it from the forum's webhook page once the store is back",
-                delivery,
+                _for_log(delivery),
                 event,
                 type(exc).__name__,
             )
@@ -140,9 +144,11 @@ def discourse_blueprint(
                 503, "porch's store is unavailable; nothing was recorded, redeliver later"
             )
         if inbox_id is None:
-            log.info("discourse webhook (delivery %s, %s): duplicate", delivery, event)
+            log.info("discourse webhook (delivery %s, %s): duplicate", _for_log(delivery), event)
             return answer(200, duplicate=True)
-        log.info("discourse webhook (delivery %s, %s): inbox #%d", delivery, event, inbox_id)
+        log.info(
+            "discourse webhook (delivery %s, %s): inbox #%d", _for_log(delivery), event, inbox_id
+        )
         on_accepted()
         return answer(200, recorded=True)
 
@@ -166,6 +172,23 @@ def _json_object(body: bytes) -> dict[str, Any] | str:
     return value
 
 
+#: Longest caller-supplied text (a delivery id, a reason quoting the body) a log line repeats.
+_LOGGED_CHARS = 120
+
+
+def _for_log(value: str | None) -> str:
+    """``value`` as a log line may show it: printable (``repr`` escapes control characters and
+    lone surrogates) and cut short, since the header and the body are the caller's to fill."""
+    if value is None:
+        return "none"
+    shown = value if value.isprintable() else repr(value)[1:-1]
+    if len(shown) > _LOGGED_CHARS:
+        return f"{shown[:_LOGGED_CHARS]}... ({len(value)} characters)"
+    return shown
+
+
 def _bad(delivery: str | None, reason: str) -> tuple[Response, int]:
-    log.warning("discourse webhook (delivery %s): refused: %s", delivery, reason)
+    log.warning(
+        "discourse webhook (delivery %s): refused: %s", _for_log(delivery), _for_log(reason)
+    )
     return refuse(400, reason)

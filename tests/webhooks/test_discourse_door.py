@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +296,23 @@ def test_signed_bodies_porch_cannot_store_are_400_not_5xx(forum: Forum, store: S
         assert response.status_code == 400, (reason, response.status_code)
         assert response.json is not None and reason in response.json["error"], response.json
     assert store.inbox.rows() == []
+
+
+def test_what_a_caller_sends_is_logged_short_and_printable(
+    forum: Forum, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Anyone may send the delivery header, signed or not; a long or odd one must not flood the
+    # log or write terminal escapes into it.
+    long_id = "9" * 5000
+    with caplog.at_level(logging.INFO, logger="webhooks.discourse"):
+        assert (
+            forum.deliver("post_created", post_body(), delivery=long_id, sign=False).status_code
+            == 401
+        )
+        escape = "x\x1b[31mred"
+        assert forum.deliver("post_created", b"[1]", delivery=escape).status_code == 400
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert all(len(line) < 400 for line in lines), lines
+    assert "(5000 characters)" in lines[0]
+    assert "\x1b" not in lines[1] and "\\x1b[31mred" in lines[1]
