@@ -96,7 +96,7 @@ def _matrix_problems(
         ]
     problems = []
     try:
-        _ping(chat)
+        ping_until_answered(chat)
     except MatrixError as exc:
         assert config.appservice is not None
         problems.append(
@@ -115,11 +115,12 @@ def _matrix_problems(
     return problems
 
 
-def _ping(chat: AppserviceAPI, sleep: Callable[[float], None] = time.sleep) -> None:
+def ping_until_answered(chat: AppserviceAPI, sleep: Callable[[float], None] = time.sleep) -> None:
     """The appservice ping, tried again after a transient failure.
 
     Synapse may answer a ping 502 once when the keep-alive connection it holds to porch's
-    port has gone stale (``AlreadyCancelled``); its next attempt opens a fresh connection.
+    port has gone stale (``AlreadyCancelled`` or ``AlreadyCalled``); its next attempt opens a
+    fresh connection.
     A refusal that is not transient (a wrong token, an unknown appservice) fails at once.
     """
     for pause in PING_BACKOFF:

@@ -74,6 +74,7 @@ from bridges.discourse.config import DiscourseConfig
 from bridges.matrix.config import MatrixConfig
 from bridges.matrix.registration import registration_yaml
 from bridges.model import RoomID, UserID
+from bridges.preflight import ping_until_answered
 from bridges.store.inbox import DEAD, PENDING, inbox
 from tests.rig.forum import WebhookSink
 from tests.rig.matrix import ChatUser, _Loop
@@ -353,8 +354,9 @@ class Rig:
         self.porch.chat.ensure_registered("porch")
         for room in (self.public, self.back, self.watch_room, self.mods):
             self.porch.chat.ensure_joined(RoomID(room), UserID(BOT))
-        # The homeserver queues pushes while nothing listened; a ping makes it send them now.
-        self.porch.chat.ping()
+        # The homeserver queues pushes while nothing listened; a ping makes it send them now
+        # (tried again when Synapse's first attempt meets a connection it had given up on).
+        ping_until_answered(self.porch.chat)
         self.browser = requests.Session()
         self.browser.post(
             f"{forum.base_url}/sandbox/login", data={"username": "pat"}, timeout=10
