@@ -50,6 +50,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+# The doubles (sandbox/) sit next to the packages in the checkout and are not installed;
+# run as a script, this file's folder is on sys.path, not the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import aiohttp
 import requests
 import yaml
@@ -72,9 +76,9 @@ from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
 from bridges.matrix.registration import registration_yaml
 from bridges.model import UserID
+from sandbox.forum import Delivery, SandboxForum
+from sandbox.synapse import SandboxSynapse, free_port
 from webhooks.config import parse_config
-from webhooks.sandbox.forum import Delivery, SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse, free_port
 
 T = TypeVar("T")
 

@@ -80,7 +80,7 @@ RETRACTION_CAUSES = {
     "topic-deleted": "the source topic was deleted",
     "redacted": "the sender redacted the source message",
     # The source still exists but may no longer be shown where it was carried
-    # (bridges/retraction.py): publication is reversible.
+    # (bridges/relay/forum_to_chat/forum_retraction.py): publication is reversible.
     "moved": "the topic moved into a category the room may not read",
     "unlisted": "the topic was unlisted",
     "hidden": "the post was hidden (flagged)",

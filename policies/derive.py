@@ -3,7 +3,7 @@ boundary").
 
 Pure: the relay fetches the settings (``bridges/tiers.py``) and these functions read them.
 
-**Forum category** (Discourse's category security, ``shared/reference/discourse.md`` §5):
+**Forum category** (Discourse's category security; ``docs/policies.md``, "Tiers"):
 
 - not ``read_restricted``: anyone may read it, signed in or not: **open**;
 - ``read_restricted`` and a trust-level group may see it (``trust_level_0`` .. ``trust_level_4``):

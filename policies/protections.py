@@ -1,7 +1,7 @@
 """Protections for chat -> forum: flood limit, a new sender's first link, mention spam.
 
 Pure: the relay counts what the decision needs (:class:`Activity`, :class:`Traits`) and this
-module answers. Defaults (``moderation.protections``) are documented in the README:
+module answers. Defaults (``moderation.protections``) are documented in ``docs/moderation.md``:
 
 - flood: more than 10 messages from one sender within 60 seconds; the excess is held for
   review (or, configured so, refused);

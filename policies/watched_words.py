@@ -1,7 +1,7 @@
 """Discourse's watched words, applied to what crosses: matching, rewriting, and the decision.
 
 Semantics follow Discourse's ``WordWatcher`` (``app/services/word_watcher.rb``;
-``shared/reference/discourse.md`` §4 "Watched words"):
+``docs/moderation.md``, "Watched words"):
 
 - plain mode (site setting ``watched_words_regular_expressions`` off, the default): the word is
   taken literally except that ``*`` is a wildcard for any run of non-space characters, and it

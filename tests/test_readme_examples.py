@@ -1,11 +1,15 @@
-"""The README and ``deploy/porch.example.yaml`` say what porch really accepts and does.
+"""The README, the manual's pages under ``docs/`` and ``deploy/porch.example.yaml`` say what porch
+really accepts and does.
 
-- every YAML example in the README is a valid part of a porch config (read by the real loader);
+- every YAML example in the README and the manual is a valid part of a porch config (read by
+  the real loader);
 - the example config is valid as shipped, with every optional block turned on, and in bot mode;
 - the configuration reference lists every key of the real config, no key that does not exist,
   and the real defaults;
 - the commands table names every ``porch`` command and only options the commands have;
-- the screenshots the README shows exist, under relative paths.
+- the screenshots the pages show exist, under relative paths;
+- every link between the README and the pages names a page and a heading that exist, and the
+  README leads to every page.
 """
 
 from __future__ import annotations
@@ -28,14 +32,13 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from tests.docs_pages import DOCS, REPO, Page, fenced_blocks, page, pages, section
 from webhooks import cli
 from webhooks.config import ConfigError, PorchConfig, load_config, parse_config
 
-REPO = Path(__file__).resolve().parents[1]
-README = (REPO / "README.md").read_text(encoding="utf-8")
 EXAMPLE = REPO / "deploy" / "porch.example.yaml"
 
-#: The variables the README's and the example's optional blocks name without a default.
+#: The variables the documentation's and the example's optional blocks name without a default.
 ENVIRON = {
     name: secrets.token_hex(24)
     for name in (
@@ -62,20 +65,16 @@ def valid(text: str, source: str) -> PorchConfig:
     pytest.fail(message)
 
 
-def section(title: str) -> str:
-    """The text of the README's ``## title`` section, up to the next ``## `` heading."""
-    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
 # --- YAML examples ------------------------------------------------------------------------------
 
 
 def readme_yaml_blocks() -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", README, re.S)
+    """Every YAML example of the README and the manual."""
+    return fenced_blocks("yaml")
 
 
 def base_config() -> dict[str, Any]:
-    """The shipped example, as the base a README fragment's sections replace."""
+    """The shipped example, as the base a documented fragment's sections replace."""
     data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     return data
 
@@ -310,24 +309,50 @@ def test_the_commands_table_names_every_command_and_only_real_options() -> None:
                         assert known, f"{mention}: porch {' '.join(pair)} has no {flag}"
 
 
-# --- screenshots --------------------------------------------------------------------------------
+# --- screenshots and links -----------------------------------------------------------------------
 
 
 def test_the_screenshots_exist_under_relative_paths() -> None:
-    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
-    assert images, "the README shows no screenshot"
-    for image in images:
-        assert not re.match(r"\w+://|/", image), f"{image} is not a relative path"
-        assert (REPO / image).is_file(), f"{image} does not exist"
+    images = [
+        (doc, image)
+        for doc in pages()
+        for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", doc.prose())
+    ]
+    assert images, "the documentation shows no screenshot"
+    for doc, image in images:
+        assert not re.match(r"\w+://|/", image), f"{doc.name}: {image} is not a relative path"
+        assert (doc.path.parent / image).is_file(), f"{doc.name}: {image} does not exist"
 
 
-def test_every_link_inside_the_readme_names_a_heading() -> None:
-    prose = re.sub(r"```.*?```", "", README, flags=re.S)
-    # GitHub's anchors: lower case, punctuation dropped, spaces as hyphens.
-    anchors = {
-        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-        for heading in re.findall(r"(?m)^#{1,4} (.+)$", prose)
-    }
-    targets = re.findall(r"\]\(#([^)]+)\)", prose)
-    assert targets, "the README links none of its sections"
-    assert sorted(set(targets) - anchors) == []
+def links(doc: Page) -> list[str]:
+    """The targets of the page's links that stay inside the repository (not images)."""
+    targets = re.findall(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)", doc.prose())
+    return [t for t in targets if not re.match(r"\w+:", t)]
+
+
+def test_every_link_inside_the_docs_names_a_page_and_heading() -> None:
+    wrong = []
+    in_page = 0
+    for doc in pages():
+        for target in links(doc):
+            file, _, anchor = target.partition("#")
+            path = (doc.path.parent / file).resolve() if file else doc.path
+            if not path.exists() or REPO not in path.parents:
+                wrong.append(f"{doc.name}: {target}: no such file in the repository")
+                continue
+            in_page += not file
+            if anchor and anchor not in Page(path, path.read_text(encoding="utf-8")).anchors():
+                wrong.append(f"{doc.name}: {target}: no such heading")
+    assert in_page, "the pages link none of their own sections"
+    assert wrong == []
+
+
+def test_the_readme_and_the_home_page_lead_to_every_page_of_the_manual() -> None:
+    for home in (page("README.md"), page("docs/index.md")):
+        linked = {(home.path.parent / t.partition("#")[0]).resolve() for t in links(home)}
+        missing = [
+            doc.name
+            for doc in pages()
+            if doc.path.parent == DOCS and doc.path.stem != "index" and doc.path not in linked
+        ]
+        assert missing == [], f"{home.name} does not link {missing}"

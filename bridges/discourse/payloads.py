@@ -1,7 +1,7 @@
 """Discourse webhook payloads, turned into porch's neutral events.
 
 Discourse serialises posts with ``WebHookPostSerializer`` and topics with
-``WebHookTopicViewSerializer`` (see ``shared/reference/discourse.md`` §1.5 and §1.6). Plugins add
+``WebHookTopicViewSerializer`` (Discourse's ``app/serializers/``). Plugins add
 keys of their own, so unknown keys are ignored; a key porch needs that is missing or of the
 wrong type is a :class:`PayloadError` naming its path in the body (``post.topic_id``).
 """
@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from bridges import codec
+from bridges.discourse.reviewable_payloads import EVENTS as REVIEWABLE_EVENTS
+from bridges.discourse.reviewable_payloads import ReviewablePayloadError, reviewable_event
+from bridges.discourse.user_payloads import USER_EVENTS, UserPayloadError, user_event
 from bridges.model import (
     Author,
     CategoryID,
@@ -32,9 +35,6 @@ from bridges.model import (
     PostID,
     TopicID,
 )
-from bridges.moderation.sanctions import USER_EVENTS, UserPayloadError, user_event
-from bridges.review.webhook import EVENTS as REVIEWABLE_EVENTS
-from bridges.review.webhook import ReviewablePayloadError, reviewable_event
 from bridges.store.inbox import NewEvent
 from bridges.store.limits import BIGINT_MAX, BIGINT_MIN, INT_MAX, text_problem
 

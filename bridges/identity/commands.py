@@ -32,7 +32,9 @@ NOT_ENABLED = "Linking forum accounts is not enabled on this porch; ask its admi
 class BotCommands:
     """Direct chats with porch's bot."""
 
-    def __init__(self, ctx: RelayContext) -> None:
+    def __init__(
+        self, ctx: RelayContext, on_unlinked: Callable[[InboxRow, UserID], None] | None = None
+    ) -> None:
         self.ctx = ctx
         public = ctx.public_url
         if public is None and ctx.matrix.appservice is not None:
@@ -40,16 +42,11 @@ class BotCommands:
         self.linking = Linking(ctx.store, ctx.discourse, public or "", ctx.clock)
         #: Told after ``!unlink`` (whether or not a link was left): membership follows
         #: entitlement (:meth:`bridges.membership.rooms.Membership.unlinked`).
-        self.on_unlinked: Callable[[InboxRow, UserID], None] | None = None
+        self.on_unlinked = on_unlinked
 
-    def owns(self, event: InboxPayload) -> bool:
-        """Whether ``event`` is the bot's to handle rather than the relay's."""
-        if isinstance(event, ChatInvite | IdentityLinked):
-            return True
-        return (
-            isinstance(event, ChatMessage)
-            and self.linking.chats.user_of(event.room_id) is not None
-        )
+    def is_direct_chat(self, room_id: RoomID) -> bool:
+        """Whether ``room_id`` is a direct chat with porch's bot (its messages are commands)."""
+        return self.linking.chats.user_of(room_id) is not None
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
         if isinstance(event, ChatInvite):

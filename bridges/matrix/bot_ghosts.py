@@ -7,8 +7,6 @@ the same methods in both modes; here they all come down to that one account.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bridges.matrix.api import AppserviceAPI
 from bridges.model import Author, ForumUsername, RoomID, UserID
 
@@ -18,9 +16,6 @@ class BotGhosts:
 
     def __init__(self, api: AppserviceAPI) -> None:
         self.api = api
-        #: The relay's gate for ghosts joining rooms; porch's own account is never held at it
-        #: (it is in the linked rooms by invitation), so it is kept only to match the relay.
-        self.admits: Callable[[UserID, RoomID], None] | None = None
 
     def user_id_for(self, username: ForumUsername) -> UserID:
         """The account that speaks for ``username``: porch's own (it has no ghost record, so a

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridges import codec
+from bridges.matrix.policy_rule_events import RULE_TYPES, parse_policy_rule
 from bridges.model import (
     ChatBan,
     ChatInvite,
@@ -32,8 +33,6 @@ from bridges.model import (
     RoomSecurityChanged,
     UserID,
 )
-from bridges.moderation.policy_lists import RULE_TYPES, parse_policy_rule
-from bridges.moderation.sanctions import parse_ban
 from bridges.store.inbox import NewEvent
 from bridges.store.limits import unstorable
 from policies.linear import Linear
@@ -223,6 +222,25 @@ def _knock(event: Mapping[str, Any]) -> ChatKnock | None:
         return None
     reason = _str(content.get("reason"))
     return ChatKnock(EventID(event_id), RoomID(room_id), UserID(sender), reason)
+
+
+def parse_ban(event: Mapping[str, Any]) -> ChatBan | None:
+    """A ban (``m.room.member`` with ``membership: ban``), None for any other event."""
+    content = event.get("content")
+    if not isinstance(content, Mapping) or content.get("membership") != "ban":
+        return None
+    fields = [event.get(k) for k in ("event_id", "room_id", "sender", "state_key")]
+    if not all(isinstance(f, str) and f for f in fields):
+        return None
+    event_id, room_id, sender, target = (str(f) for f in fields)
+    reason = content.get("reason")
+    return ChatBan(
+        EventID(event_id),
+        RoomID(room_id),
+        UserID(sender),
+        UserID(target),
+        reason if isinstance(reason, str) else None,
+    )
 
 
 def _message(

@@ -87,8 +87,11 @@ class Ghosts:
         config: MatrixConfig,
         fetch: Callable[[str], tuple[bytes, str]],
         clock: Callable[[], float] = time.time,
+        admits: Callable[[UserID, RoomID], None] | None = None,
     ) -> None:
-        """``fetch(url) -> (bytes, content type)`` downloads a forum avatar."""
+        """``fetch(url) -> (bytes, content type)`` downloads a forum avatar; ``admits(ghost,
+        room)`` is asked before a ghost joins or sends into a room and raises when it may not
+        be there (:class:`bridges.membership.ghosts.GhostGate`)."""
         if config.appservice is None:
             raise ValueError("matrix.appservice: ghosts need the appservice section")
         self.api = api
@@ -98,9 +101,8 @@ class Ghosts:
         self.fetch = fetch
         self.clock = clock
         self._ghost_pattern = re.compile(config.ghost_regex())
-        #: Asked before a ghost joins or sends into a room; raises when it may not be there
-        #: (:class:`bridges.membership.ghosts.GhostGate`, set by the relay).
-        self.admits: Callable[[UserID, RoomID], None] | None = None
+        #: Asked before a ghost joins or sends into a room; raises when it may not be there.
+        self.admits = admits
 
     @property
     def prefix(self) -> str:

@@ -2,7 +2,7 @@
 
 Before a ghost joins, or sends into, a linked room that is not open, the forum user behind it
 must be able to read the link's category: an admin, or a member of a group with any permission
-on it (``shared/reference/discourse.md`` §5). Fail closed: when the room's tier, the category's
+on it (``docs/members.md``, "Membership"). Fail closed: when the room's tier, the category's
 security or the user's groups are unknown, the event waits (:class:`RetryLater`); a user known
 not to be a reader keeps their ghost out (:class:`GhostRefused`): the crossing is refused,
 recorded in the audit log (rule :data:`RULE`), nothing is sent and it is not tried again.

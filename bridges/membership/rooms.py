@@ -74,9 +74,9 @@ GHOST_REMOVED = "membership:ghost_removed"
 class Membership:
     """The relay's membership handler."""
 
-    def __init__(self, ctx: RelayContext) -> None:
+    def __init__(self, ctx: RelayContext, facts: MembershipFacts) -> None:
         self.ctx = ctx
-        self.facts = MembershipFacts(ctx)
+        self.facts = facts
         self.records = MembershipRecords(ctx.store.db)
 
     # --- routing ------------------------------------------------------------------------------

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bridges.matrix.errors import MatrixError, MatrixRateLimited
-from bridges.model import EventID, ForumUsername, PolicyRuleChanged, RoomID, UserID
+from bridges.matrix.policy_rule_events import SERVER_RULES, USER_RULES, parse_policy_rule
+from bridges.model import ForumUsername, PolicyRuleChanged, RoomID, UserID
 from bridges.moderation.sanctions_config import PolicyListConfig
 from bridges.store.policy_rules import PolicyRule
 from bridges.worker import RetryLater
@@ -39,53 +39,8 @@ log = logging.getLogger(__name__)
 
 #: The version recorded with a policy-list decision (the rule's own id goes in the detail).
 VERSION = "policy-lists-1"
-#: Rule event types per entity kind: the stable ones first, then those Mjolnir still reads.
-USER_RULES = ("m.policy.rule.user", "m.room.rule.user", "org.matrix.mjolnir.rule.user")
-SERVER_RULES = ("m.policy.rule.server", "m.room.rule.server", "org.matrix.mjolnir.rule.server")
-RULE_TYPES = frozenset(USER_RULES + SERVER_RULES)
 #: Recommendations porch acts on.
 BAN = frozenset({"m.ban", "org.matrix.mjolnir.ban"})
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def parse_policy_rule(event: Mapping[str, Any]) -> PolicyRuleChanged | None:
-    """The neutral event for an ``m.policy.rule.*`` state event, None for anything else.
-
-    A rule missing any of its required fields (``entity``, ``recommendation``, ``reason``) is
-    a removal (``entity`` None).
-    """
-    kind, state_key = _str(event.get("type")), _str(event.get("state_key"))
-    event_id, room_id, sender = (
-        _str(event.get("event_id")),
-        _str(event.get("room_id")),
-        _str(event.get("sender")),
-    )
-    if kind not in RULE_TYPES or state_key is None:
-        return None
-    if event_id is None or room_id is None or sender is None:
-        return None
-    content = event.get("content")
-    content = content if isinstance(content, Mapping) else {}
-    entity, recommendation, reason = (
-        _str(content.get("entity")),
-        _str(content.get("recommendation")),
-        _str(content.get("reason")),
-    )
-    if not entity or recommendation is None or reason is None:
-        entity = recommendation = reason = None
-    return PolicyRuleChanged(
-        EventID(event_id),
-        RoomID(room_id),
-        UserID(sender),
-        kind,
-        state_key,
-        entity,
-        recommendation,
-        reason,
-    )
 
 
 @lru_cache(maxsize=1024)

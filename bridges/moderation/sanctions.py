@@ -21,15 +21,12 @@ porch's bot) and an audit entry; :func:`undo` reverses one with one call, and is
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bridges import codec
 from bridges.discourse.client import ForumClient
 from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.matrix.api import AppserviceAPI
@@ -38,8 +35,6 @@ from bridges.model import (
     ChatBan,
     ChatMessage,
     ChatRedaction,
-    EventID,
-    EventKind,
     ForumUserChanged,
     ForumUsername,
     InboxPayload,
@@ -52,7 +47,6 @@ from bridges.model import (
 from bridges.moderation.policy_lists import Listed, PolicyLists
 from bridges.moderation.sanctions_config import SanctionsConfig
 from bridges.store.audit import AuditEntry
-from bridges.store.inbox import NewEvent
 from bridges.store.sanctions import Action, Sanction
 from bridges.store.store import Store
 from bridges.worker import RetryLater
@@ -77,98 +71,6 @@ FORUM_SILENCE = "forum_silence"  # room ban -> forum silence
 POST_HIDE = "post_hide"  # moderator's redaction -> forum post hidden
 POST_DELETE = "post_delete"  # moderator's redaction -> forum post deleted
 LIST_BAN = "list_ban"  # policy list -> bans and/or forum silence
-
-
-def parse_ban(event: Mapping[str, Any]) -> ChatBan | None:
-    """A ban (``m.room.member`` with ``membership: ban``), None for any other event."""
-    content = event.get("content")
-    if not isinstance(content, Mapping) or content.get("membership") != "ban":
-        return None
-    fields = [event.get(k) for k in ("event_id", "room_id", "sender", "state_key")]
-    if not all(isinstance(f, str) and f for f in fields):
-        return None
-    event_id, room_id, sender, target = (str(f) for f in fields)
-    reason = content.get("reason")
-    return ChatBan(
-        EventID(event_id),
-        RoomID(room_id),
-        UserID(sender),
-        UserID(target),
-        reason if isinstance(reason, str) else None,
-    )
-
-
-#: Forum webhooks (event type ``user``) that state a user's suspension and silence. Discourse
-#: sends ``user_suspended``/``user_unsuspended`` (discourse.md §1.4) and ``user_updated`` for
-#: other changes; ``user_silenced``/``user_unsilenced`` are taken too, for forums that send them.
-USER_EVENTS = (
-    "user_suspended",
-    "user_unsuspended",
-    "user_updated",
-    "user_silenced",
-    "user_unsilenced",
-)
-
-
-class UserPayloadError(ValueError):
-    """A ``user`` webhook body lacks what porch needs."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
-
-
-def parse_forum_user(event_name: str, body: Mapping[str, Any]) -> ForumUserChanged:
-    """The sanctions a ``user`` webhook body states (``{"user": {...}}``,
-    ``WebHookUserSerializer``): ``suspended_till``, ``silenced_till`` and their reasons.
-
-    Raises:
-        UserPayloadError: no user object, or no integer ``id`` / string ``username``.
-    """
-    user = body.get("user")
-    if not isinstance(user, Mapping):
-        raise UserPayloadError("user", "must be an object")
-    user_id, username = user.get("id"), user.get("username")
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        raise UserPayloadError("user.id", "must be an integer")
-    if not isinstance(username, str) or not username:
-        raise UserPayloadError("user.username", "must be a string")
-
-    def text(key: str) -> str | None:
-        value = user.get(key)
-        return value if isinstance(value, str) and value else None
-
-    return ForumUserChanged(
-        event=event_name,
-        user_id=user_id,
-        username=ForumUsername(username),
-        staff=bool(user.get("admin") or user.get("moderator") or user.get("staff")),
-        suspended_till=text("suspended_till"),
-        suspend_reason=text("suspend_reason"),
-        silenced_till=text("silenced_till"),
-        silence_reason=text("silence_reason"),
-    )
-
-
-def user_event(event_name: str, keys: list[str], body: Mapping[str, Any]) -> NewEvent:
-    """The inbox event of a ``user`` webhook. Its key is made of the sanction fields only, so
-    the many ``user_updated`` deliveries that change nothing porch follows count once.
-
-    Raises:
-        UserPayloadError: see :func:`parse_forum_user`.
-    """
-    user = parse_forum_user(event_name, body)
-    state = [user.suspended_till, user.suspend_reason, user.silenced_till, user.silence_reason]
-    digest = hashlib.sha256(json.dumps(state).encode("utf-8")).hexdigest()[:16]
-    kind = EventKind.FORUM_USER_CHANGED
-    return NewEvent(
-        source=Platform.FORUM,
-        kind=kind,
-        conversation=f"discourse:user:{user.user_id}",
-        payload=codec.encode(kind, user),
-        keys=(*keys, f"discourse:user:{user.user_id}:{digest}"),
-    )
 
 
 def in_force(till: str | None, now: float) -> bool:
@@ -609,7 +511,8 @@ class SanctionRelay:
         if found.origin is Platform.FORUM:
             return found.post_id, None
         if found.sender == event.sender:
-            return None  # the author's own redaction: a deletion (bridges.to_forum_changes)
+            # The author's own redaction: a deletion (bridges.relay.chat_to_forum.chat_changes).
+            return None
         return found.post_id, found.sender
 
     def chat_redaction(self, row: InboxRow, event: ChatRedaction) -> None:
@@ -680,7 +583,7 @@ class SanctionRelay:
 
     def on_sight(self, row: InboxRow, event: InboxPayload) -> None:
         """A listed sender spoke in a bridged room: apply their list's ban (once), as configured.
-        The message itself is refused by the crossing decision (:mod:`bridges.facts`)."""
+        The message itself is refused by the crossing decision (:mod:`bridges.relay.crossings`)."""
         if not isinstance(event, ChatMessage) or not self._bridged(event.room_id):
             return
         if not any(c.ban_from_rooms or c.silence_on_forum for c in self.lists.lists):

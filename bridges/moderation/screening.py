@@ -1,19 +1,20 @@
 """Watched words and protections in the crossing decision, both directions.
 
-:class:`bridges.facts.Crossings` hands each decision here after the link's policy has spoken:
+:class:`bridges.relay.crossings.Crossings` hands each decision here once the link's policy has
+spoken:
 
 - the watched words in force (:mod:`bridges.moderation.words`) are matched against what the
   other side would read (a forum post's raw text and, for a first post, its title; a chat
-  message as the forum will get it, :class:`bridges.chat_posting.Draft`, never its ``body``
-  alone): ``block`` and ``silence`` refuse, ``require_approval`` holds, ``censor``,
+  message as the forum will get it, :class:`bridges.relay.chat_to_forum.chat_posting.Draft`, never
+  its ``body`` alone): ``block`` and ``silence`` refuse, ``require_approval`` holds, ``censor``,
   ``replace`` and ``link`` rewrite (:mod:`policies.watched_words`), ``flag`` is recorded in
   the audit log and flags the forum post (both ways), and ``tag`` tags a topic porch opens on
   the forum;
 - a chat message refused for a ``silence`` word sanctions its sender
   (:mod:`bridges.moderation.word_sanctions`);
 - forum staff are exempt from ``block``, ``silence``, ``require_approval`` and ``flag`` words,
-  as in Discourse (``NewPostManager``, ``Jobs::ProcessPost``; ``shared/reference/discourse.md``
-  §4): a forum post by an admin or moderator, a chat message whose sender is linked to one.
+  as in Discourse (``NewPostManager``, ``Jobs::ProcessPost``; ``docs/moderation.md``):
+  a forum post by an admin or moderator, a chat message whose sender is linked to one.
   Censor, replace and link apply to everyone, as the forum's cooking does;
 - chat -> forum only, the protections (:mod:`policies.protections`): flood limit, a new
   sender's first message with a link or media, mention spam;
@@ -27,12 +28,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from bridges.chat_media import MEDIA_MSGTYPES
 from bridges.context import RelayContext
 from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.links import LinkConfig
 from bridges.model import ChatMessage, ForumPost, ForumUsername, PostID, UserID
 from bridges.moderation.word_sanctions import WordSilence
+from bridges.relay.chat_to_forum.chat_media import MEDIA_MSGTYPES
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow
 from bridges.store.moderation_words import ModerationRecords

@@ -1,7 +1,7 @@
 """The ``silence`` watched word's sanction, for chat messages going to the forum.
 
 Discourse queues a post with a ``silence`` word and silences its author
-(``NewPostManager.auto_silence?``, ``shared/reference/discourse.md`` §4). Porch refuses the
+(``NewPostManager.auto_silence?``). Porch refuses the
 message (:mod:`policies.watched_words`) and sanctions its sender the same way, through the
 sanctions module (:mod:`bridges.moderation.sanctions`), so it is listed and undone like any
 other sanction (``porch sanctions undo``):

@@ -8,7 +8,7 @@ store, plus the words the config adds (``moderation.words``).
 - ``GET /admin/customize/watched_words.json`` (``Admin::WatchedWordsController#index``) answers
   ``{"actions": [...], "words": [{id, word, regexp, replacement?, action, case_sensitive}]}``;
   the mode comes from the site setting ``watched_words_regular_expressions``
-  (``shared/reference/discourse.md`` §4).
+  (``docs/moderation.md``, "Watched words").
 """
 
 from __future__ import annotations

@@ -129,15 +129,18 @@ def preview_text(decision: Decision, content: Content, base_url: str) -> str:
 class ReviewDesk:
     """The relay's side of the review queue."""
 
-    def __init__(self, ctx: RelayContext, deliver: Deliver | None = None) -> None:
+    def __init__(
+        self, ctx: RelayContext, forum_queue: ForumQueue, deliver: Deliver | None = None
+    ) -> None:
         self.ctx = ctx
         self.queue = ctx.store.review
+        self.forum_queue = forum_queue
         self.deliver = deliver
         self._room: RoomID | None = None
         #: The configured moderators room turned out to be a linked one: never used.
         self._linked = False
 
-    # --- held decisions (called from bridges.facts.Crossings) ---------------------------------
+    # --- held decisions (called from bridges.relay.crossings.Crossings) -----------------------
 
     def consult(
         self,
@@ -314,20 +317,16 @@ class ReviewDesk:
         """
         return may_quote(self.ctx.tiers.room_tier(room), _tier(item.source_tier))
 
-    def owns(self, event: InboxPayload) -> bool:
-        """Whether ``event`` is the desk's: a decision, a forum reviewable, or a message or
-        reaction in the moderators room."""
-        if isinstance(event, ReviewDecided | ForumReviewable):
-            return True
-        if isinstance(event, ChatMessage | ChatReaction) and self._config.room is not None:
-            return event.room_id == self.room()
-        return False
+    def is_moderators_room(self, room_id: RoomID) -> bool:
+        """Whether ``room_id`` is the moderators room (its messages and reactions are the
+        desk's: commands and decisions on held crossings)."""
+        return self._config.room is not None and room_id == self.room()
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
         if isinstance(event, ReviewDecided):
             self._carry_out(row, event)
         elif isinstance(event, ForumReviewable):
-            ForumQueue(self.ctx).reviewable(row, event)
+            self.forum_queue.reviewable(row, event)
         elif isinstance(event, ChatReaction):
             self._reaction(row, event)
         elif isinstance(event, ChatMessage):

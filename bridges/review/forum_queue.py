@@ -3,7 +3,7 @@
 Where porch posts as the sender (a linked account) the forum's own rules apply to them: a
 category that requires approval, a watched word, a new user's first posts. The forum then
 answers ``{"action": "enqueued", "pending_post": {"id": ...}}`` instead of a post
-(``shared/reference/discourse.md`` §2.4); the pending post's id is its reviewable's id. Porch
+(``docs/moderation.md``, "Review queue"); the pending post's id is its reviewable's id. Porch
 remembers it (:meth:`ForumQueue.follow`) and follows the forum's ``reviewable_*`` webhooks:
 
 - approved: the forum creates the post (it names it, ``post_id``) and sends ``post_created``;

@@ -2,8 +2,8 @@
 
 An attempt is written before the forum is asked to create the post. When the worker comes
 back to a message that already has one (it crashed, or the forum's answer was lost), the forum
-may hold the post already; :mod:`bridges.forum_once` looks for it before posting again. Only a
-digest of the text is kept.
+may hold the post already; :mod:`bridges.relay.chat_to_forum.forum_once` looks for it before
+posting again. Only a digest of the text is kept.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The parts of forum posts that hold several chat messages (a link's ``merge_window``).
 
 With merging on, consecutive messages of one sender become one forum post; each message is a
-part of it, marked in the post's text (:mod:`bridges.merged_posts`). This table says which
-Matrix event is which part, so that an edit or a redaction changes only its own part and a
-redelivered message is recognised.
+part of it, marked in the post's text (:mod:`bridges.relay.chat_to_forum.chat_merging`). This table
+says which Matrix event is which part, so that an edit or a redaction changes only its own part and
+a redelivered message is recognised.
 """
 
 from __future__ import annotations

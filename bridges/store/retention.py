@@ -51,7 +51,7 @@ DAY = 86400.0
 #: entries and watching data are kept at least this long.
 MIN_HISTORY_DAYS = 60
 #: Forum post attempts are kept at least this long: a line repeated within a day is made
-#: distinct from them (:mod:`bridges.forum_once`).
+#: distinct from them (:mod:`bridges.relay.chat_to_forum.forum_once`).
 MIN_ATTEMPT_DAYS = 2
 #: Rows changed per transaction.
 BATCH = 500

@@ -1,4 +1,5 @@
-"""Topics withdrawn from a link (:mod:`bridges.retraction`): the ``retractions`` table."""
+"""Topics withdrawn from a link (:mod:`bridges.relay.forum_to_chat.forum_retraction`): the
+``retractions`` table."""
 
 from __future__ import annotations
 

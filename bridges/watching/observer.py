@@ -1,8 +1,9 @@
 """The watcher: reads each event the relay has decided and delivered, as every watch sees it.
 
-Hooked after :meth:`bridges.relay.Relay._route` (``Relay(ctx, observers=[...])``), so it sees
-what the relay saw, once the copies exist: the forum topic and the Matrix thread can both be
-linked from an alert. For each watch it:
+Hooked after :meth:`bridges.relay.router.Relay.route` (the ``observers`` of
+:class:`bridges.relay.components.RelayComponents`), so it sees what the relay saw, once the
+copies exist: the forum topic and the Matrix thread can both be linked from an alert. For
+each watch it:
 
 1. checks access first: each of the watch's forum groups must be entitled to read the post's
    category; a chat message is read by its room first, so it counts only where the room is no

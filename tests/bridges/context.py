@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bridges.context import RelayContext
@@ -12,6 +12,8 @@ from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
 from bridges.matrix.ghosts import Ghosts
+from bridges.model import RoomID, UserID
+from bridges.relay.components import RelayComponents
 from bridges.store.store import Store
 
 
@@ -25,10 +27,12 @@ def relay_context(
     matrix: MatrixConfig,
     chat: AppserviceAPI,
     links: Sequence[LinkConfig],
+    admits: Callable[[UserID, RoomID], None] | None = None,
     **more: Any,
 ) -> RelayContext:
     """The context for ``links``: the double as the forum, ``chat`` on the homeserver, ghosts
-    whose avatars are never fetched; ``more`` sets other fields (``policies``...)."""
+    whose avatars are never fetched (behind ``admits``, the ghost gate, when given); ``more``
+    sets other fields (``policies``...)."""
     return RelayContext(
         discourse=discourse,
         matrix=matrix,
@@ -37,6 +41,29 @@ def relay_context(
         store=store,
         forum=ForumClient(discourse),
         chat=chat,
-        ghosts=Ghosts(chat, store.profiles, matrix, _no_avatar),
+        ghosts=Ghosts(chat, store.profiles, matrix, _no_avatar, admits=admits),
         **more,
     )
+
+
+def relay_components(
+    store: Store,
+    discourse: DiscourseConfig,
+    matrix: MatrixConfig,
+    chat: AppserviceAPI,
+    links: Sequence[LinkConfig],
+    **more: Any,
+) -> RelayComponents:
+    """The relay's parts over :func:`relay_context`, its ghosts behind the relay's ghost gate
+    as porch wires them."""
+    built: list[RelayComponents] = []
+
+    def admit_ghost(ghost: UserID, room: RoomID) -> None:
+        if built:
+            built[0].admit_ghost(ghost, room)
+
+    parts = RelayComponents(
+        relay_context(store, discourse, matrix, chat, links, admit_ghost, **more)
+    )
+    built.append(parts)
+    return parts

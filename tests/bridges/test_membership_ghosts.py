@@ -21,7 +21,7 @@ from bridges.store.store import Store
 from bridges.store.tiers import RoomSecurity
 from bridges.worker import RetryLater
 from policies.tiers import Tier
-from webhooks.sandbox.forum import SandboxForum
+from sandbox.forum import SandboxForum
 
 ROOM = RoomID("!staff:localhost")
 

@@ -10,8 +10,8 @@ from bridges.moderation.words import WordBook
 from bridges.store.moderation_words import ModerationRecords
 from bridges.store.store import Store
 from policies.watched_words import WatchedWord, WordAction
+from sandbox.forum import SandboxForum
 from tests.rig.clock import Clock
-from webhooks.sandbox.forum import SandboxForum
 
 WORDS = "/admin/customize/watched_words"
 

@@ -61,7 +61,7 @@ def test_a_file_name_made_safe_by_a_table_as_by_the_pattern() -> None:
     import random
     import re
 
-    from bridges.chat_media import safe_name
+    from bridges.relay.chat_to_forum.chat_media import safe_name
 
     pattern = re.compile(r"[\[\]|\\<>`*_~\n\r]")
     alphabet = [*"[]|\\<>`*_~\n\r \tabé.", "日本"]

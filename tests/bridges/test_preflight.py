@@ -17,8 +17,8 @@ from werkzeug.serving import make_server
 from bridges import preflight
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
+from sandbox.synapse import free_port
 from tests.bridges.matrix.test_api_limits import ScriptedHomeserver
-from webhooks.sandbox.synapse import free_port
 
 PING = "/_matrix/client/v1/appservice/porch/ping"
 CANCELLED = (

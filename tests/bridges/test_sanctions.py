@@ -1,14 +1,13 @@
-"""Sanction events as porch reads them: bans, forum user webhooks, power levels, inbox keys."""
+"""Sanction events as porch reads them: bans and rules in the inbox, penalties, power levels."""
 
 from __future__ import annotations
 
 import pytest
 
 from bridges import codec
-from bridges.discourse.payloads import PayloadError, inbox_event
 from bridges.matrix.events import inbox_events
-from bridges.model import ChatBan, EventKind, ForumUserChanged, PolicyRuleChanged
-from bridges.moderation.sanctions import in_force, parse_ban
+from bridges.model import EventKind, PolicyRuleChanged
+from bridges.moderation.sanctions import in_force
 from policies.membership import power_level
 
 NOW = 1_700_000_000.0  # 2023-11-14
@@ -25,14 +24,6 @@ def _member(membership: str, **extra: object) -> dict[str, object]:
     }
 
 
-def test_a_ban_is_read_with_its_reason() -> None:
-    assert parse_ban(_member("ban", reason="spam")) == ChatBan(
-        "$ban", "!room", "@mod:hs", "@erin:hs", "spam"
-    )
-    assert parse_ban(_member("leave")) is None
-    assert parse_ban({**_member("ban"), "state_key": None}) is None
-
-
 def test_bans_and_rules_reach_the_inbox_but_not_porchs_own() -> None:
     rule = {
         "type": "m.policy.rule.user",
@@ -47,26 +38,6 @@ def test_bans_and_rules_reach_the_inbox_but_not_porchs_own() -> None:
     assert [e.kind for e in events] == [EventKind.CHAT_BAN, EventKind.POLICY_RULE_CHANGED]
     decoded = codec.decode(events[1].kind, events[1].payload)
     assert isinstance(decoded, PolicyRuleChanged) and decoded.entity == "@spam*:hs"
-
-
-def _user(**fields: object) -> dict[str, object]:
-    return {"user": {"id": 7, "username": "bob", "admin": False, "moderator": False, **fields}}
-
-
-def test_user_webhooks_carry_the_penalties_and_count_once_per_change() -> None:
-    body = _user(suspended_till="2121-02-22T00:00:00.000Z", suspend_reason="spam")
-    first = inbox_event("user_suspended", "d1", body)
-    assert first is not None and first.kind is EventKind.FORUM_USER_CHANGED
-    user = codec.decode(first.kind, first.payload)
-    assert isinstance(user, ForumUserChanged)
-    assert (user.username, user.suspend_reason, user.staff) == ("bob", "spam", False)
-    # A later profile edit that changes no penalty shares the content key: one inbox event.
-    echo = inbox_event("user_updated", "d2", {"user": {**body["user"], "name": "Bob B"}})  # type: ignore[dict-item]
-    assert echo is not None and set(first.keys) & set(echo.keys)
-    lifted = inbox_event("user_unsuspended", "d3", _user())
-    assert lifted is not None and not set(first.keys) & set(lifted.keys)
-    with pytest.raises(PayloadError, match=r"user\.id"):
-        inbox_event("user_updated", "d4", {"user": {"username": "bob"}})
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
 from bridges.discourse.errors import ForumRejected
 from bridges.model import PostID
+from sandbox.forum import SandboxForum
 from tests.rig.forum import FORUM_API_KEY
-from webhooks.sandbox.forum import SandboxForum
 
 
 def _user_events(forum: SandboxForum) -> list[tuple[str, object, object]]:

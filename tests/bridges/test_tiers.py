@@ -29,12 +29,12 @@ from bridges.store.store import Store
 from bridges.store.tiers import CategorySecurity, RoomSecurity
 from bridges.tiers import TierBook, TierChange, online_problems
 from policies.tiers import Tier
+from sandbox.forum import SandboxForum
 from tests.policies.policyfiles import policies
 from tests.rig.clock import Clock
 from tests.rig.matrix import ChatUser
 from tests.webhooks.configs import config_data
 from webhooks.config import ConfigError, parse_config
-from webhooks.sandbox.forum import SandboxForum
 
 BOT = "@porch:localhost"
 

@@ -76,13 +76,13 @@ from bridges.matrix.registration import registration_yaml
 from bridges.model import RoomID, UserID
 from bridges.preflight import ping_until_answered
 from bridges.store.inbox import DEAD, PENDING, inbox
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse, free_port
 from tests.rig.forum import WebhookSink
 from tests.rig.matrix import ChatUser, _Loop
 from tests.rig.porch import porch_config_data
 from tests.rig.wait import wait_until
 from webhooks.config import parse_config
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse, free_port
 from webhooks.service import Porch, Role, build
 
 BOT = "@porch:localhost"

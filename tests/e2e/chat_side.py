@@ -13,12 +13,12 @@ from bridges.model import ContentURI, ForumUsername, UserID
 from bridges.store.audit import AuditEntry
 from bridges.store.identities import Identity
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.conftest import Linked, is_text
 from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse
 
 
 def open_thread(

@@ -21,10 +21,10 @@ import requests
 
 from bridges.store.inbox import InboxRow
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
 from tests.e2e.conftest import Linked
 from tests.rig.matrix import ChatUser
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 _TAG = re.compile(r"(<[^>]+>)")
 _MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9_][\w.\-]*[A-Za-z0-9_]|[A-Za-z0-9_])")

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 
 from bridges.discourse.config import DiscourseConfig
 from bridges.matrix.config import MatrixConfig
+from sandbox.forum import SandboxForum
 from tests.e2e.adversary import HISTORIES, Rig
 from tests.rig.matrix import ChatUser
-from webhooks.sandbox.forum import SandboxForum
 
 
 @pytest.fixture

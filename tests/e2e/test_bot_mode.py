@@ -20,13 +20,13 @@ import requests
 
 from bridges.model import UserID
 from bridges.store.sync_state import SyncState
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import audit_entries, live_posts, porch_store, wait_for_post
 from tests.e2e.conftest import is_text
 from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse
 
 PASSWORD_VAR = "PORCH_BOT_PASSWORD"
 

@@ -15,6 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from bridges.store.forum_attempts import forum_attempts
+from sandbox.forum import SandboxForum
+from sandbox.forum_render import without_comments
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import (
     audit_entries,
     events_with,
@@ -26,9 +29,6 @@ from tests.e2e.chat_side import (
 from tests.e2e.conftest import BOT, Linked
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.forum_render import without_comments
-from webhooks.sandbox.synapse import SandboxSynapse
 
 #: Discourse's default ``unique_posts_mins``, in seconds.
 UNIQUE_POSTS = 5 * 60

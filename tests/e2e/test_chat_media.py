@@ -8,11 +8,11 @@ from typing import Any
 
 import requests
 
+from sandbox.forum import SandboxForum
+from sandbox.forum_render import png
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import in_thread, open_thread, upload_media, wait_for_post
 from tests.e2e.conftest import Linked
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.forum_render import png
-from webhooks.sandbox.synapse import SandboxSynapse
 
 _EMBEDDED_IMAGE = re.compile(r"!\[([^\]|]*)\|(\d+)x(\d+)\]\((upload://[^)]+)\)")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import live_posts, open_thread, wait_for_post
 from tests.e2e.conftest import Linked
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 WINDOW = 2.0
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import requests
 
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import (
     audit_entries,
     events_with,
@@ -26,8 +28,6 @@ from tests.e2e.chat_side import (
 from tests.e2e.conftest import BOT, Linked, is_text
 from tests.rig.matrix import ChatUser
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse
 
 
 def test_a_thread_message_becomes_a_reply_by_the_relay_naming_its_sender(

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import live_posts, open_thread, porch_store, wait_for_post_count
 from tests.e2e.conftest import Linked
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 
 def test_429_then_500s_delay_messages_without_loss_reordering_or_duplicates(

@@ -14,10 +14,10 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 
 from bench.fuzz_payloads import Transaction, Webhook, transactions, webhooks
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import open_thread, wait_for_post
 from tests.e2e.conftest import Linked
 from webhooks.discourse import signature
-from webhooks.sandbox.forum import SandboxForum
 
 EXAMPLES = 150
 _FUZZ = settings(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import link_identity, open_thread, wait_for_post
 from tests.e2e.conftest import Linked, is_text
-from webhooks.sandbox.forum import SandboxForum
 
 
 def test_emoji_and_spoilers_cross_both_ways(

@@ -1,6 +1,6 @@
 """Forum deletions and recoveries, end to end: the Matrix copies are redacted and come back.
 
-Discourse deletes in two ways (shared/reference/discourse.md §1.4): staff trash a post
+Discourse deletes in two ways: staff trash a post
 (``post_destroyed``, and ``topic_destroyed`` for a first post); a non-staff author's own delete
 only rewrites the post to "(post deleted by author)" (``post_edited`` with ``user_deleted``),
 then sends ``post_destroyed`` (and ``topic_destroyed``). The double does both.

@@ -11,10 +11,10 @@ from typing import Any
 
 import requests
 
+from sandbox.forum_render import png
 from tests.e2e.conftest import Linked, is_text
 from tests.e2e.forum_helpers import events, wait_handled
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum_render import png
 
 
 def upload_to_matrix(town: Linked, homeserver: str, data: bytes, filename: str) -> str:

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bridges.store.audit import AuditEntry
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import audit_entries
 from tests.e2e.conftest import Linked, is_text
 from tests.e2e.forum_helpers import edits_of, porch_store, wait_handled
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 
 def _refusals(town: Linked) -> list[AuditEntry]:

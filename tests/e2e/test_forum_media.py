@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.forum_render import png
 from tests.e2e.conftest import Linked, is_text
 from tests.e2e.forum_helpers import (
     allow_extensions,
@@ -19,7 +20,6 @@ from tests.e2e.forum_helpers import (
     wait_handled,
 )
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum_render import png
 
 BOB = "@forum_bob:localhost"
 

@@ -16,10 +16,10 @@ from urllib.parse import unquote
 
 import requests
 
+from sandbox.forum_render import png
 from tests.e2e.conftest import BOT, Linked, is_text
 from tests.e2e.forum_helpers import allow_extensions, download, events, wait_handled
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum_render import png
 
 
 def _media_events(town: Linked) -> list[dict[str, Any]]:

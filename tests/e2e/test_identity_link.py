@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import open_thread, porch_store, wait_for_post
 from tests.e2e.conftest import BOT, Linked
 from tests.rig.matrix import ChatUser
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse
 
 SECRET = "connect-secret-for-e2e"
 _URL = re.compile(r"https?://\S+/link/\S+")

@@ -20,11 +20,11 @@ from typing import Any
 import requests
 
 from bridges.store.audit import AuditEntry
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import audit_entries, link_identity, open_thread, wait_for_post
 from tests.e2e.conftest import BOT, Linked, is_text
 from tests.rig.matrix import ChatUser
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 TOKEN = "moderator-token-8f3a1c9e5b7d2f4a6c8e0b1d3f5a7c9e"
 

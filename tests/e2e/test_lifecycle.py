@@ -18,11 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bridges.store.inbox import DONE, PENDING, inbox
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
 from tests.e2e.conftest import BOT, Linked, is_text
 from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 TOPICS = 4
 REPLIES = 8

@@ -15,6 +15,8 @@ from typing import Any
 import requests
 
 from bridges.store.audit import AuditEntry
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import (
     audit_entries,
     events_with,
@@ -27,8 +29,6 @@ from tests.e2e.test_identity_link import SECRET, bot_says, follow_link, open_dir
 from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse
 
 _URL = re.compile(r"https?://\S+/link/\S+")
 REASON = "You are no longer in a forum group this room is for."

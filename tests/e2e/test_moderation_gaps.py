@@ -21,6 +21,8 @@ from urllib.parse import quote
 import requests
 
 from bridges.store.audit import AuditEntry
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import (
     audit_entries,
     link_identity,
@@ -34,8 +36,6 @@ from tests.e2e.test_lifecycle import reloaded
 from tests.e2e.test_sanctions import Moderated, join, moderated  # noqa: F401
 from tests.rig.matrix import ChatUser
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse
 
 SILENCE = {"words": [{"word": "casino", "action": "silence"}]}
 

@@ -21,14 +21,14 @@ import requests
 from bridges.matrix.ghosts import ghost_localpart
 from bridges.model import ForumUsername
 from bridges.store.sanctions import Sanction
+from sandbox.forum import SandboxForum
+from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import link_identity, open_thread, porch_store, wait_for_post
 from tests.e2e.conftest import BOT, Linked, is_text
 from tests.rig.forum import FORUM_API_KEY
 from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import SandboxSynapse
 
 
 @dataclass

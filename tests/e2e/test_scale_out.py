@@ -19,10 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bridges.model import EventKind, Platform
 from bridges.store.inbox import DONE, NewEvent
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
+from sandbox.synapse import free_port
 from tests.e2e.conftest import Linked, is_text
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import free_port
 
 TOPICS = 3
 REPLIES = 15

@@ -22,10 +22,10 @@ from typing import Any
 
 from bridges.store.audit import AuditEntry
 from policies.watched_words import CENSOR_CHAR
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import audit_entries, live_posts, open_thread, wait_for_post
 from tests.e2e.conftest import Linked, is_text
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 WORDS_PATH = "/admin/customize/watched_words"
 

@@ -31,12 +31,12 @@ from aiosmtpd.controller import Controller
 from bridges.model import UserID
 from bridges.store.link_requests import IdentityGroups
 from bridges.store.watching import WatchRecords
+from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import link_identity, porch_store, wait_for_post
 from tests.e2e.conftest import BOT, Linked, is_text
 from tests.rig.forum import WebhookSink
 from tests.rig.matrix import ChatUser
 from tests.rig.wait import wait_until
-from webhooks.sandbox.forum import SandboxForum
 
 CONNECT_SECRET = "connect-secret-for-watching"
 HOOK_SECRET = "hook-secret-for-watching"

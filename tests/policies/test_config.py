@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from policies.config import Action
+from tests.docs_pages import section
 from tests.policies.policyfiles import EXAMPLE, policies, policy
 from tests.webhooks.configs import config_data
 from webhooks.config import ConfigError, parse_config
@@ -97,9 +97,8 @@ def test_a_switch_turns_a_transform_on_with_its_defaults_and_off() -> None:
 
 
 def test_the_readme_example_is_a_valid_config() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Policies\n", 1)[1].split("\n## ", 1)[0]
-    example = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    """The example of the manual's Policies page (once the README's Policies section)."""
+    example = yaml.safe_load(section("Policies").split("```yaml\n", 1)[1].split("```", 1)[0])
     data = config_data(policies=example["policies"])
     data["links"] = example["links"]
     config = parse_config(yaml.safe_dump(data))

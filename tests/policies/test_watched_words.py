@@ -1,5 +1,5 @@
-"""Watched-word matching on the cases Discourse documents (``shared/reference/discourse.md``
-§4; ``spec/services/word_watcher_spec.rb``): wildcards, whole words, case, regex mode, and what
+"""Watched-word matching on the cases Discourse documents
+(``spec/services/word_watcher_spec.rb``): wildcards, whole words, case, regex mode, and what
 censor, replace and link write."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
 from bridges.discourse.config import DiscourseConfig
-from webhooks.sandbox.forum import SandboxForum
+from sandbox.forum import SandboxForum
 
 FORUM_API_KEY = secrets.token_hex(32)
 

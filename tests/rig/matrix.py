@@ -53,8 +53,8 @@ from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.config import MatrixConfig
 from bridges.matrix.registration import registration_yaml
 from bridges.model import EventID, RoomID, UserID
+from sandbox.synapse import SandboxSynapse, free_port
 from tests.rig.wait import wait_until
-from webhooks.sandbox.synapse import SandboxSynapse, free_port
 
 T = TypeVar("T")
 

@@ -24,11 +24,11 @@ from bridges.store.store import Store
 from bridges.store.tiers import CategorySecurity, RoomSecurity
 from bridges.store.watching import Activity, WatchRecords
 from policies.tiers import Tier
+from sandbox.forum import SandboxForum
 from tests.webhooks.configs import make_config
 from webhooks.app import create_app
 from webhooks.config import PorchConfig
 from webhooks.dashboard import RedactSignIn
-from webhooks.sandbox.forum import SandboxForum
 
 SECRET = "connect-secret-for-tests"
 PUBLIC = "https://porch.test"

@@ -3,7 +3,7 @@
 Sign-in through the forum double (its login cookie, its DiscourseConnect redirects), the thread
 list, the emerging-terms heat map and a CSV export. Screenshots are kept under
 ``artifacts/dashboard/`` (``PORCH_ARTIFACTS`` to put them elsewhere); with
-``PORCH_UPDATE_DOCS=1`` the run also refreshes the README's screenshots under ``docs/``.
+``PORCH_UPDATE_DOCS=1`` the run also refreshes the screenshots of ``docs/watching.md``.
 
 Chromium must be installed (``apt-get install chromium``): the test fails, it does not skip,
 when it is missing, so that CI cannot pass without having run it.
@@ -25,9 +25,9 @@ from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
 from tests.webhooks.test_dashboard import OPEN_TITLE, SECRET, SECRET_TITLE, dashboard_config, seed
 from webhooks.app import create_app
-from webhooks.sandbox.forum import SandboxForum
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,6 +14,7 @@ from bridges.store.store import Store
 from bridges.store.tiers import RoomSecurity
 from bridges.store.watching import Activity, WatchRecords
 from policies.tiers import Tier
+from sandbox.forum import SandboxForum
 from tests.webhooks.test_dashboard import (
     OPEN_TITLE,
     SECRET,
@@ -24,7 +25,6 @@ from tests.webhooks.test_dashboard import (
     sign_in,
 )
 from webhooks.app import create_app
-from webhooks.sandbox.forum import SandboxForum
 
 PUBLIC_ROOM, CLOSED_ROOM = "!town:x", "!backroom:x"
 PUBLIC_TITLE, CLOSED_TITLE = "Street party rent pool", "Backroom rent arrears list"

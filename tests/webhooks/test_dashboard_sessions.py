@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from bridges.store.store import Store
 from bridges.store.watching import WatchRecords
+from sandbox.forum import SandboxForum
 from tests.rig.clock import Clock
 from tests.rig.forum import FORUM_API_KEY
 from tests.webhooks.test_dashboard import (
@@ -26,7 +27,6 @@ from tests.webhooks.test_dashboard import (
     sign_in,
 )
 from webhooks.app import create_app
-from webhooks.sandbox.forum import SandboxForum
 
 #: The default ``watching.dashboard.groups_recheck``.
 RECHECK = 300.0

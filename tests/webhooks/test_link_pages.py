@@ -20,10 +20,10 @@ from flask.testing import FlaskClient
 from bridges.identity.linking import Linking
 from bridges.model import EventKind, RoomID, UserID
 from bridges.store.store import Store
+from sandbox.forum import SandboxForum
 from tests.webhooks.configs import make_config
 from webhooks.app import create_app
 from webhooks.link_pages import RedactLinkPaths
-from webhooks.sandbox.forum import SandboxForum
 
 SECRET = "connect-secret-for-tests"
 PUBLIC = "https://porch.test"

@@ -29,6 +29,8 @@ from bridges.store.db import Database
 from bridges.store.inbox import InboxRow, NewEvent
 from bridges.store.store import Store
 from bridges.worker import RetryLater, Worker
+from sandbox.forum import SandboxForum
+from sandbox.synapse import free_port
 from tests.rig.forum import FORUM_API_KEY
 from tests.rig.matrix import ChatUser
 from tests.rig.porch import PorchProcess
@@ -38,8 +40,6 @@ from tests.webhooks.configs import HS_TOKEN, WEBHOOK_SECRET, config_data, make_c
 from tests.webhooks.test_discourse_door import Forum, post_body
 from webhooks.app import create_app, create_ops_app
 from webhooks.cli import JsonFormatter, _redact_tokens
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.synapse import free_port
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -26,10 +26,10 @@ from bridges.matrix.config import MatrixConfig
 from bridges.matrix.registration import registration
 from bridges.moderation.config import ModerationConfig
 from bridges.review.config import ReviewConfig
+from sandbox.forum import SandboxForum
 from tests.rig.forum import FORUM_API_KEY, WebhookSink
 from tests.rig.porch import porch_config_data
 from webhooks.config import PorchConfig, parse_config
-from webhooks.sandbox.forum import SandboxForum
 from webhooks.setup import setup_discourse, setup_matrix
 
 Setup = Callable[..., tuple[int, list[str]]]
@@ -162,7 +162,7 @@ def test_a_changed_secret_or_event_list_updates_the_webhook(
 def test_a_webhook_made_by_hand_is_brought_in_line(
     forum: SandboxForum, webhook_sink: WebhookSink, config_for: Any, setup: Setup
 ) -> None:
-    """An admin followed the README by hand: topic and post events, every category."""
+    """An admin followed the connecting guide by hand: topic and post events, every category."""
     forum.change_settings(allowed_internal_hosts="localhost")
     forum.set_webhook(local_url(webhook_sink), "an-old-secret-by-hand")
     code, lines = setup(config_for(local_url(webhook_sink)))

@@ -1,8 +1,8 @@
 """Chat -> forum attempts: a post creation porch started, written before the forum is asked.
 
 A row left without a mapping means the forum may have created the post while porch died; the
-retry looks for that post before posting again (:mod:`bridges.forum_once`). The text itself is
-not kept, only a digest of it, so the table holds no message content.
+retry looks for that post before posting again (:mod:`bridges.relay.chat_to_forum.forum_once`). The
+text itself is not kept, only a digest of it, so the table holds no message content.
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from bridges.discourse.errors import (
     ForumUnavailable,
 )
 from bridges.model import CategoryID, PostID, TopicID
+from sandbox.forum import SandboxForum
+from sandbox.forum_render import avatar_png
 from tests.rig.forum import FORUM_API_KEY
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.forum_render import avatar_png
 
 TITLE = "Where should the new bench go?"
 BODY = "The council has one bench to place. Park gate or library steps?"

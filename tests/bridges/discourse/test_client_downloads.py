@@ -14,10 +14,10 @@ import requests
 from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
 from bridges.discourse.errors import ForumNotAnImage, ForumRefusedURL, ForumRejected
+from sandbox.forum import SandboxForum
+from sandbox.forum_render import avatar_png
 from tests.bridges.discourse.test_client import _config
 from tests.rig.forum import FORUM_API_KEY
-from webhooks.sandbox.forum import SandboxForum
-from webhooks.sandbox.forum_render import avatar_png
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from bridges.discourse.client import ForumClient
 from bridges.discourse.config import DiscourseConfig
 from bridges.discourse.errors import ForumAuthError
 from bridges.model import PostID
-from webhooks.sandbox.forum import SandboxForum
+from sandbox.forum import SandboxForum
 
 
 @pytest.fixture

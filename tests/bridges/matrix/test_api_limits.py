@@ -28,7 +28,7 @@ from bridges.matrix.errors import (
     is_errcode,
 )
 from bridges.model import RoomID, UserID
-from webhooks.sandbox.synapse import free_port
+from sandbox.synapse import free_port
 
 AS_TOKEN = "as_" + "s3cr3t" * 6
 ROOM = RoomID("!room:stub")

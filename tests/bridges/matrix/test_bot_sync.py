@@ -27,9 +27,9 @@ from bridges.matrix.errors import MatrixUnavailable
 from bridges.model import ChatInvite, ChatMessage, EventKind, RoomID, UserID
 from bridges.store.store import Store
 from bridges.store.sync_state import SyncState
+from sandbox.synapse import SandboxSynapse, free_port
 from tests.rig.matrix import ChatUser
 from tests.rig.wait import wait_until
-from webhooks.sandbox.synapse import SandboxSynapse, free_port
 
 
 @dataclass

@@ -11,11 +11,12 @@ from bridges import codec
 from bridges.matrix.events import (
     inbox_events,
     malformed,
+    parse_ban,
     parse_event,
     read_events,
     strip_reply_fallback,
 )
-from bridges.model import ChatMessage, ChatReaction, ChatRedaction, EventKind, Platform
+from bridges.model import ChatBan, ChatMessage, ChatReaction, ChatRedaction, EventKind, Platform
 
 ROOM = "!room:porch.test"
 
@@ -385,3 +386,22 @@ def test_read_events_skips_the_malformed_and_keeps_the_rest_in_order() -> None:
         ("$2", "type is not a string"),
         (None, "the event is a JSON int, not an object"),
     ]
+
+
+def _member(membership: str, **extra: object) -> dict[str, object]:
+    return {
+        "type": "m.room.member",
+        "event_id": "$ban",
+        "room_id": "!room",
+        "sender": "@mod:hs",
+        "state_key": "@erin:hs",
+        "content": {"membership": membership, **extra},
+    }
+
+
+def test_a_ban_is_read_with_its_reason() -> None:
+    assert parse_ban(_member("ban", reason="spam")) == ChatBan(
+        "$ban", "!room", "@mod:hs", "@erin:hs", "spam"
+    )
+    assert parse_ban(_member("leave")) is None
+    assert parse_ban({**_member("ban"), "state_key": None}) is None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bridges.forum_once import digest, distinct
 from bridges.model import EventID, TopicID
+from bridges.relay.chat_to_forum.forum_once import digest, distinct
 from bridges.store.forum_attempts import ForumAttempts
 from bridges.store.store import Store
 
