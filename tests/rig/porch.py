@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,27 @@ import yaml
 
 from bridges.discourse.config import DiscourseConfig
 from bridges.matrix.config import MatrixConfig
+from sandbox.synapse import free_port
 from tests.rig.wait import wait_until
 from webhooks.config import PorchConfig, parse_config
-from webhooks.sandbox.synapse import free_port
 
 
 class PorchProcess:
     """One porch service process and the config it runs with."""
 
-    def __init__(self, workdir: Path, data: dict[str, Any], name: str = "porch") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        data: dict[str, Any],
+        name: str = "porch",
+        appservice_up: Callable[[str], bool] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.data = data
         self.name = name
+        #: Whether the homeserver pushes the appservice's transactions as they come (the
+        #: session's Synapse, :meth:`sandbox.synapse.SandboxSynapse.appservice_up`).
+        self.appservice_up = appservice_up
         self.config_path = workdir / "porch.yaml"
         self.log_path = workdir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -41,7 +50,7 @@ class PorchProcess:
 
     def sibling(self, name: str) -> PorchProcess:
         """Another process on the same config and store (e.g. a separate worker)."""
-        other = PorchProcess(self.workdir, self.data, name)
+        other = PorchProcess(self.workdir, self.data, name, self.appservice_up)
         self.siblings.append(other)
         return other
 
@@ -105,6 +114,16 @@ class PorchProcess:
                 return False
 
         wait_until(healthy, timeout, "porch to answer /healthz")
+        matrix, up = self.data["matrix"], self.appservice_up
+        if up is not None and matrix.get("mode", "appservice") == "appservice":
+            # Porch's start pings the homeserver, which then sends what it queued while nothing
+            # listened; what a test causes before that recovery ends could be left unsent.
+            appservice_id = matrix["appservice"]["id"]
+            wait_until(
+                lambda: up(appservice_id),
+                timeout,
+                "the homeserver to push porch's transactions as they come",
+            )
 
     def kill(self) -> None:
         """SIGKILL: no chance to finish anything, as in a crash or an OOM kill."""
@@ -182,6 +201,7 @@ def porch_config_data(
 
 @pytest.fixture
 def porch_factory(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     matrix_config: MatrixConfig,
     appservice_port: int,
@@ -194,6 +214,10 @@ def porch_factory(
     end of the test.
     """
     made: list[PorchProcess] = []
+    appservice_up = None
+    if "synapse" in request.fixturenames:
+        homeserver = request.getfixturevalue("synapse")
+        appservice_up = homeserver.appservice_up
 
     def make(links: Sequence[dict[str, Any]], store_url: str | None = None) -> PorchProcess:
         data = porch_config_data(
@@ -203,7 +227,7 @@ def porch_factory(
             store_url=store_url or f"sqlite:///{tmp_path / 'porch.db'}",
             links=links,
         )
-        process = PorchProcess(tmp_path, data)
+        process = PorchProcess(tmp_path, data, appservice_up=appservice_up)
         forum.set_webhook(
             f"{process.url}/discourse/webhook", discourse_config.webhook_secret.get_secret_value()
         )

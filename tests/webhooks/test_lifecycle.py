@@ -15,6 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridges.links import LinkConfig, RelayConfig
+from bridges.matrix.errors import MatrixUnavailable
 from bridges.metrics import CONFIG_RELOADS
 from bridges.model import (
     EventID,
@@ -291,6 +292,32 @@ def test_a_stop_past_its_grace_gives_back_all_but_the_event_in_hand(store: Store
         handler.release.set()
     # The event in hand still ends as it would have (a restart would find it done).
     wait_until(lambda: store.inbox.rows()[0].status == DONE, 10, "a1 to be settled")
+
+
+class _AwayHomeserver:
+    """A homeserver porch cannot reach: every call fails as a connection error would."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def ensure_registered(self, localpart: str) -> None:
+        self.calls += 1
+        raise MatrixUnavailable("POST /_matrix/client/v3/register", None, None, "no answer")
+
+
+def test_a_stopped_porch_stops_announcing_itself_to_an_unreachable_homeserver(
+    store: Store,
+) -> None:
+    away = _AwayHomeserver()
+    porch = Porch(make_config(), store, Role.WEB, chat=away)  # type: ignore[arg-type]
+    porch.start()
+    wait_until(lambda: away.calls >= 1, 10, "the first announcement")
+    (announcing,) = [t for t in threading.enumerate() if t.name == "porch-announce"]
+    porch.stop(5)
+    # It would otherwise go on calling the homeserver for minutes (retries up to 30 s apart),
+    # long after the process meant to stop.
+    announcing.join(5)
+    assert not announcing.is_alive()
 
 
 # --- what a reload rebuilds --------------------------------------------------------------------
