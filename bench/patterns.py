@@ -56,7 +56,7 @@ AUDITED = (
     "bridges.matrix.ghosts",
     "bridges.relay.readable_topics",
     "bridges.relay.chat_to_forum.chat_merging",
-    "bridges.review.config",
+    "bridges.review.review_config",
     "webhooks.cli",
     "webhooks.config",
     "webhooks.discourse",

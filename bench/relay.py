@@ -73,7 +73,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.matrix.registration import registration_yaml
 from bridges.model import UserID
 from sandbox.forum import Delivery, SandboxForum

@@ -7,24 +7,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import ForumNotFound
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import ForumNotFound
+from bridges.link_tiers import TierBook
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.bot_ghosts import BotGhosts
-from bridges.matrix.config import MatrixConfig
 from bridges.matrix.ghosts import Ghosts
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import CategoryID, LinkName, RoomID
-from bridges.moderation.config import ModerationConfig
+from bridges.moderation.moderation_config import ModerationConfig
 from bridges.moderation.policy_lists import PolicyLists
 from bridges.moderation.words import WordBook
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow
 from bridges.store.moderation_words import ModerationRecords
 from bridges.store.store import Store
-from bridges.tiers import TierBook
-from policies.config import Policy
 from policies.decision import Decision
+from policies.policy_config import Policy
 
 
 @dataclass
@@ -51,7 +51,7 @@ class RelayContext:
     words: WordBook = field(init=False)
     #: The followed Matrix policy lists (:mod:`bridges.moderation.policy_lists`).
     policy_lists: PolicyLists = field(init=False)
-    #: The tiers of linked categories and rooms (:mod:`bridges.tiers`).
+    #: The tiers of linked categories and rooms (:mod:`bridges.link_tiers`).
     tiers: TierBook = field(init=False)
     _rooms: dict[LinkName, RoomID] = field(default_factory=dict)
     _categories: dict[LinkName, CategoryID] = field(default_factory=dict)

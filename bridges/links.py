@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from bridges.configbase import Section
-from bridges.membership.config import MembershipConfig
+from bridges.membership.membership_config import MembershipConfig
 from bridges.model import CategoryID, Direction, LinkName, RoomAlias, RoomID
 from policies.tiers import Tier
 

@@ -3,7 +3,7 @@
 Every counter and histogram porch records lives here, in prometheus-client's default registry,
 so the doors (``webhooks``) and the worker (``bridges.worker``) count into the same objects
 and ``GET /metrics`` shows them whichever role the process runs. Values read from the store at
-scrape time (inbox depth, decisions) are collectors in :mod:`webhooks.metrics`, not here.
+scrape time (inbox depth, decisions) are collectors in :mod:`webhooks.metrics_endpoint`, not here.
 
 Label values are few and fixed (doors, directions, platforms, reasons, exception class names),
 never ids or user text, so the number of series stays small.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from bridges.discourse.errors import ForumRateLimited
-from bridges.matrix.errors import MatrixRateLimited
+from bridges.discourse.forum_errors import ForumRateLimited
+from bridges.matrix.matrix_errors import MatrixRateLimited
 from bridges.model import Platform
 
 #: The doors events arrive through (label ``door``).

@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import ForumAuthError, ForumError
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import ForumAuthError, ForumError
+from bridges.link_tiers import online_problems as tier_problems
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
-from bridges.matrix.errors import MatrixError, MatrixUnavailable
-from bridges.tiers import online_problems as tier_problems
-from policies.config import Policy
+from bridges.matrix.matrix_config import MatrixConfig
+from bridges.matrix.matrix_errors import MatrixError, MatrixUnavailable
+from policies.policy_config import Policy
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,9 @@ def online_problems(
     policies: Mapping[str, Policy] | None = None,
 ) -> list[str]:
     """Every problem found reaching the forum and the homeserver, each with its config path;
-    once both are reached, the tiers they give each link (:func:`bridges.tiers.online_problems`:
-    a declared tier they contradict, a link that would publish without a policy)."""
+    once both are reached, the tiers they give each link
+    (:func:`bridges.link_tiers.online_problems`: a declared tier they contradict, a link that
+    would publish without a policy)."""
     if matrix.mode == "bot":
         # porch's own account: no appservice to ping, a login to check instead.
         from bridges.matrix.bot_check import bot_problems

@@ -14,12 +14,12 @@ from contextlib import AbstractContextManager, nullcontext
 from bridges.context import RelayContext
 from bridges.links import LinkConfig
 from bridges.model import InboxPayload
-from bridges.moderation.config import ModerationConfig
+from bridges.moderation.moderation_config import ModerationConfig
 from bridges.moderation.words import use_words
 from bridges.store.inbox import InboxRow
 from bridges.watching.runner import Watching
 from bridges.worker import Worker
-from policies.config import Policy
+from policies.policy_config import Policy
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ import sqlalchemy.exc
 
 from bridges import metrics
 from bridges.backoff import backoff
-from bridges.discourse.errors import ForumRejected
+from bridges.discourse.forum_errors import ForumRejected
 from bridges.links import RelayConfig
-from bridges.matrix.errors import MatrixError
+from bridges.matrix.matrix_errors import MatrixError
 from bridges.store.inbox import Inbox, InboxRow
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
-"""A space's tier from its platform's own security settings (MISSION.md, "The spaces and the
-boundary").
+"""A space's tier from its platform's own security settings (docs/policies.md,
+"Tiers").
 
-Pure: the relay fetches the settings (``bridges/tiers.py``) and these functions read them.
+Pure: the relay fetches the settings (``bridges/link_tiers.py``) and these functions read them.
 
 **Forum category** (Discourse's category security; ``docs/policies.md``, "Tiers"):
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from policies.config import Action, Policy
+from policies.policy_config import Action, Policy
 from policies.tiers import Tier
 
 #: Discourse's automatic trust-level groups: everyone who signs up reaches ``trust_level_0``.

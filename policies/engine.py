@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies import crossing as builtin_rules
-from policies.config import CHAT_TO_FORUM, FORUM_TO_CHAT, Action, Policy
 from policies.decision import Decision, Outcome, Step
 from policies.facts import Content, Facts
+from policies.policy_config import CHAT_TO_FORUM, FORUM_TO_CHAT, Action, Policy
 from policies.rules import Change, Rules, default_rules
 
 #: Transforms every outward crossing gets, even if its policy does not list them: a quote or a

@@ -1,7 +1,7 @@
 """``hide_metadata``: the topic's title, tags and category name stay on their side.
 
-Peers leak through metadata as much as through text (MISSION.md, "The spaces and the boundary";
-the ActivityPub leaks through titles, tags and category URLs in ``reference/peers.md``). The copy
+Peers leak through metadata as much as through text (docs/policies.md, "Tiers"; ActivityPub
+bridges leak through titles, tags and category URLs). The copy
 gets a neutral title, no tags and no category name, and any mention of them in the body goes.
 """
 

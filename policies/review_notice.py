@@ -2,9 +2,9 @@
 
 A held message is quoted in the moderators room (``moderation.review.room``) for its
 moderators to judge. The room is a space like any other: whoever reads it reads the quote. So it
-is shown only what its own tier may read (MISSION.md's tiers: private, restricted, open): a
-message written in a space more closed than the room gets a pointer to porch's ``/review`` page
-instead, where only the configured moderators sign in.
+is shown only what its own tier may read (the tiers of docs/policies.md: private, restricted,
+open): a message written in a space more closed than the room gets a pointer to porch's
+``/review`` page instead, where only the configured moderators sign in.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The three tiers of a space and how they compare (MISSION.md, "The spaces and the boundary")."""
+"""The three tiers of a space and how they compare (docs/policies.md, "Tiers")."""
 
 from __future__ import annotations
 

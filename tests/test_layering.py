@@ -445,3 +445,30 @@ def test_double_checker_allows_the_demo_loader_and_lookalikes(tmp_path: Path) ->
         },
     )
     assert double_imports(root) == []
+
+
+def repeated_module_names(root: Path = ROOT) -> dict[str, list[str]]:
+    """Module file names found in more than one place in the runtime packages and the sandbox
+    (package ``__init__`` files and the numbered migrations aside)."""
+    places: dict[str, list[str]] = {}
+    for package in (*PACKAGES, "sandbox"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path.name == "__init__.py" or "migrations" in path.parts:
+                continue
+            places.setdefault(path.name, []).append(path.relative_to(root).as_posix())
+    return {name: where for name, where in places.items() if len(where) > 1}
+
+
+def test_a_module_name_leads_to_one_file() -> None:
+    # A search for a file name finds the one module meant, not a `config.py` among nine.
+    assert repeated_module_names() == {}
+
+
+def test_repeated_module_names_are_found(tmp_path: Path) -> None:
+    for rel in ("bridges/store/tiers.py", "policies/tiers.py", "webhooks/__init__.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("", encoding="utf-8")
+    (tmp_path / "sandbox").mkdir()
+    assert repeated_module_names(tmp_path) == {
+        "tiers.py": ["bridges/store/tiers.py", "policies/tiers.py"]
+    }

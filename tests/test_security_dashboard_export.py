@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 
 from bridges.model import CategoryID
 from bridges.store.store import Store
-from bridges.store.tiers import CategorySecurity
-from bridges.store.watching import Activity, WatchRecords
+from bridges.store.tier_records import CategorySecurity
+from bridges.store.watch_records import Activity, WatchRecords
 from policies.tiers import Tier
 from sandbox.forum import SandboxForum
 from tests.webhooks.test_dashboard import SECRET, dashboard_config, sign_in

@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from bridges.store.store import Store
-from bridges.store.watching import WatchRecords
+from bridges.store.watch_records import WatchRecords
 from bridges.watching.alerts import Dispatcher, WebhookFailed, post_webhook, raise_alert
-from bridges.watching.config import WatchingConfig, WebhookConfig
+from bridges.watching.watching_config import WatchingConfig, WebhookConfig
 from policies.watching import AlertKind
 from tests.webhooks.configs import AS_TOKEN, HS_TOKEN, WEBHOOK_SECRET, make_config
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bridges.watching.alerts import send_email
-from bridges.watching.config import SmtpConfig
+from bridges.watching.watching_config import SmtpConfig
 
 
 class Mailbox:

@@ -6,7 +6,7 @@ from any door or from routing, is JSON with a reason — Matrix-shaped (``errcod
 homeserver's routes — never an HTML page.
 
 Beside the doors: ``/healthz`` (:mod:`webhooks.health`). ``/readyz`` and ``/metrics``
-(:mod:`webhooks.metrics`) are on the operators' listener only (:func:`create_ops_app`,
+(:mod:`webhooks.metrics_endpoint`) are on the operators' listener only (:func:`create_ops_app`,
 ``listen.ops``): the numbers are for the operator's tools, and every ``/readyz`` reaches the
 forum with porch's admin key, so anyone able to reach the doors must not be able to ask for
 them. The account-linking pages (:mod:`webhooks.link_pages`) are for people's browsers, so they
@@ -27,7 +27,7 @@ from webhooks.appservice import appservice_blueprint, is_appservice_path
 from webhooks.config import PorchConfig
 from webhooks.dashboard import dashboard_blueprint
 from webhooks.discourse import discourse_blueprint
-from webhooks.errors import matrix_error, refuse
+from webhooks.door_errors import matrix_error, refuse
 from webhooks.health import (
     Readiness,
     cached_check,
@@ -38,7 +38,7 @@ from webhooks.health import (
 )
 from webhooks.link_pages import link_pages_blueprint, public_base_url
 from webhooks.matrix_sync import sync_check
-from webhooks.metrics import (
+from webhooks.metrics_endpoint import (
     StoreCollector,
     count_door_outcomes,
     door_store,

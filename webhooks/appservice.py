@@ -17,14 +17,14 @@ from collections.abc import Callable
 import sqlalchemy.exc
 from flask import Blueprint, Response, request
 
-from bridges.matrix.config import MatrixConfig
 from bridges.matrix.events import Skipped, read_events
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import UserID
 from bridges.store.audit import AuditEntry, AuditLog
 from bridges.store.limits import text_problem
 from bridges.store.store import Store
 from policies.decision import Outcome
-from webhooks.errors import answer, matrix_error
+from webhooks.door_errors import answer, matrix_error
 from webhooks.link_pages import RedactPaths, redact_access_log
 
 log = logging.getLogger(__name__)

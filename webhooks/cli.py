@@ -193,8 +193,8 @@ def _load_to_run(path: str) -> PorchConfig | None:
 
 def _warnings(config: PorchConfig) -> list[str]:
     """What a usable config does that its admin may not expect."""
-    from bridges.moderation.config import protection_warnings
-    from bridges.watching.config import sink_warnings
+    from bridges.moderation.moderation_config import protection_warnings
+    from bridges.watching.watching_config import sink_warnings
 
     return protection_warnings(config.moderation) + sink_warnings(config.watching)
 
@@ -337,7 +337,7 @@ def _links_by_conversation(
     store: Store, config: PorchConfig, stats: Sequence[ConversationStats]
 ) -> dict[str, str]:
     """Name the link of each conversation where the store or the config tells it."""
-    from webhooks.metrics import links_by_conversation
+    from webhooks.metrics_endpoint import links_by_conversation
 
     return links_by_conversation(store, config.links, stats)
 
@@ -359,7 +359,7 @@ def _setup_discourse(args: argparse.Namespace) -> int:
 
 def _setup_matrix(args: argparse.Namespace) -> int:
     from bridges.matrix.api import AppserviceAPI
-    from bridges.matrix.errors import MatrixError
+    from bridges.matrix.matrix_errors import MatrixError
     from webhooks.setup import setup_matrix
 
     config = _load(args.config)

@@ -18,16 +18,16 @@ from pydantic import Field, HttpUrl, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from bridges.configbase import Section
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.link_tiers import boundary_problems
 from bridges.links import LinkConfig, RelayConfig
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import LinkName
-from bridges.moderation.config import ModerationConfig
-from bridges.review.config import review_room_problems
-from bridges.store.config import StoreConfig
-from bridges.tiers import boundary_problems
-from bridges.watching.config import WatchingConfig
-from policies.config import PoliciesConfig
+from bridges.moderation.moderation_config import ModerationConfig
+from bridges.review.review_config import review_room_problems
+from bridges.store.store_config import StoreConfig
+from bridges.watching.watching_config import WatchingConfig
+from policies.policy_config import PoliciesConfig
 
 
 class OpsListenConfig(Section):

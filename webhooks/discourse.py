@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy.exc
 from flask import Blueprint, Response, request
 
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.discourse.payloads import (
     EVENT_KINDS,
     PayloadError,
@@ -29,7 +29,7 @@ from bridges.discourse.payloads import (
 )
 from bridges.store.limits import unstorable
 from bridges.store.store import Store
-from webhooks.errors import answer, refuse
+from webhooks.door_errors import answer, refuse
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ import sqlalchemy as sa
 from flask import Blueprint, Response
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import ForumError
-from bridges.matrix.config import MatrixConfig
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import ForumError
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.store.store import Store
-from webhooks.errors import answer
+from webhooks.door_errors import answer
 
 log = logging.getLogger(__name__)
 

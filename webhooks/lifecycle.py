@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from flask import Flask
 
-from bridges.lifecycle import RoomJoins
 from bridges.metrics import CONFIG_RELOADS
 from bridges.moderation.words import with_words
 from bridges.orphans import orphan_problems, read_footprint
 from bridges.reload import link_changes, swap_links
+from bridges.room_joins import RoomJoins
 from bridges.store.db import Database
 from bridges.store.retention import Pruner
 from webhooks.config import ConfigError, PorchConfig, load_config

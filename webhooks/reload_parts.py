@@ -20,7 +20,7 @@ from bridges.membership.rooms import MembershipTicker
 from bridges.reload import link_changes
 from bridges.watching.runner import build_watching
 from webhooks.config import PorchConfig
-from webhooks.metrics import StoreCollector
+from webhooks.metrics_endpoint import StoreCollector
 
 if TYPE_CHECKING:
     from webhooks.service import Porch

@@ -27,8 +27,8 @@ from flask import Blueprint, Response, request
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as BaseResponse
 
-from bridges.review.config import ReviewConfig
 from bridges.review.desk import decide
+from bridges.review.review_config import ReviewConfig
 from bridges.store.review import APPROVED, PENDING, REJECTED, HeldItem
 from bridges.store.store import Store
 

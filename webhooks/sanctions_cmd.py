@@ -74,9 +74,9 @@ def undo_sanction(args: argparse.Namespace) -> int:
     """Undo one sanction; exit 0 when done, 1 when there is no such (active) sanction or the
     config is wrong, 2 when a platform refused or could not be reached (nothing recorded)."""
     from bridges.discourse.client import ForumClient
-    from bridges.discourse.errors import ForumError
+    from bridges.discourse.forum_errors import ForumError
     from bridges.matrix.api import AppserviceAPI
-    from bridges.matrix.errors import MatrixError
+    from bridges.matrix.matrix_errors import MatrixError
     from bridges.moderation.sanctions import Enforcer, undo
     from bridges.store.store import Store
     from webhooks.config import ConfigError, load_config

@@ -15,21 +15,21 @@ from flask import Flask
 
 from bridges.context import RelayContext
 from bridges.discourse.client import ForumClient
-from bridges.lifecycle import RoomJoins
+from bridges.link_tiers import TierRefresher
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.bot_api import chat_api
 from bridges.matrix.bot_ghosts import BotGhosts
 from bridges.matrix.bot_sync import BotSync
-from bridges.matrix.errors import MatrixError
 from bridges.matrix.ghosts import Ghosts
+from bridges.matrix.matrix_errors import MatrixError
 from bridges.membership.rooms import MembershipTicker
 from bridges.model import RoomID, UserID
 from bridges.relay.components import RelayComponents
 from bridges.reload import WatchingSlot
+from bridges.room_joins import RoomJoins
 from bridges.store.inbox import worker_identity
 from bridges.store.store import Store
 from bridges.store.sync_state import SyncState
-from bridges.tiers import TierRefresher
 from bridges.watching.runner import Watching, build_watching
 from bridges.worker import Worker
 from webhooks.app import create_app, create_ops_app
@@ -79,13 +79,13 @@ class Porch:
     #: the operators' listener, /healthz, /readyz and /metrics (``listen.ops``), in every role
     ops: HttpServer | None = None
     chat: AppserviceAPI | None = None
-    #: reads every link's tiers again now and then (:mod:`bridges.tiers`)
+    #: reads every link's tiers again now and then (:mod:`bridges.link_tiers`)
     tiers: TierRefresher | None = None
     #: asks for a reconciliation of managed rooms' members now and then (bridges.membership)
     membership: MembershipTicker | None = None
     #: the relay's context, whose links and policies a reload swaps (:mod:`webhooks.lifecycle`)
     ctx: RelayContext | None = None
-    #: joins the bot to every linked room at start (:mod:`bridges.lifecycle`)
+    #: joins the bot to every linked room at start (:mod:`bridges.room_joins`)
     joins: RoomJoins | None = None
     #: the web face's requests in hand, which a stop lets finish
     in_flight: InFlight | None = None

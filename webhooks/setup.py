@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumAuthError, ForumError, ForumNotFound
+from bridges.discourse.forum_errors import ForumAuthError, ForumError, ForumNotFound
 from bridges.links import LinkConfig
 from bridges.matrix.registration import registration, registration_yaml
 from webhooks.config import PorchConfig
@@ -40,7 +40,7 @@ GRANULAR_EVENTS = (
     "topic_edited",
     "topic_destroyed",
     "topic_recovered",
-    # A category's security gives its tier (bridges/tiers.py). The forum's category filter
+    # A category's security gives its tier (bridges/link_tiers.py). The forum's category filter
     # drops these (they carry no category_id, reference §1.3): with the filter on, the tiers
     # follow from relay.tier_refresh alone.
     "category_created",

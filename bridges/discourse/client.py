@@ -11,7 +11,7 @@ its ``_request`` is replaced:
   shared state, so two threads can post as two users at once;
 - a 429 raises :class:`ForumRateLimited` at once with the wait the forum asked for
   (``Retry-After``, else ``extras.wait_seconds``); the caller schedules the retry;
-- every failure maps to one of the exceptions of :mod:`bridges.discourse.errors`.
+- every failure maps to one of the exceptions of :mod:`bridges.discourse.forum_errors`.
 
 It adds what pydiscourse lacks: deleting and recovering posts, likes, uploads, a topic by id,
 downloads of the forum's files (its file routes only, without credentials), and the admin
@@ -34,8 +34,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from pydiscourse import DiscourseClient
 
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import (
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import (
     ForumAuthError,
     ForumError,
     ForumNotAnImage,

@@ -56,7 +56,7 @@ EVENT_KINDS: Mapping[str, EventKind] = {
     # A like (event type ``like``, sent only to webhooks subscribed to likes); taking a like
     # back fires nothing.
     "post_liked": EventKind.POST_LIKED,
-    # A category's security decides its tier (bridges/tiers.py): porch reads it again when the
+    # A category's security decides its tier (bridges/link_tiers.py): porch reads it again when the
     # forum says the category changed.
     "category_created": EventKind.CATEGORY_CHANGED,
     "category_updated": EventKind.CATEGORY_CHANGED,

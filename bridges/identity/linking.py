@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from bridges import codec
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.identity.connect import VERIFIED_VIA, ConnectIdentity, ConnectRefused, verify
 from bridges.identity.connect import request_query as connect_query
 from bridges.model import EventKind, IdentityLinked, Platform, RoomID, UserID

@@ -7,7 +7,7 @@ acts as porch's bot (the registration's ``sender_localpart``).
 See https://spec.matrix.org/v1.13/application-service-api/#identity-assertion
 
 Every call has a timeout (``matrix.timeout``). Short rate limits are sat out inside the call;
-long ones and transient failures raise (:mod:`bridges.matrix.errors`) so that the relay can
+long ones and transient failures raise (:mod:`bridges.matrix.matrix_errors`) so that the relay can
 reschedule instead of blocking a worker.
 """
 
@@ -24,8 +24,13 @@ from urllib.parse import quote, unquote
 
 import requests
 
-from bridges.matrix.config import AppserviceConfig, MatrixConfig
-from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable, is_errcode
+from bridges.matrix.matrix_config import AppserviceConfig, MatrixConfig
+from bridges.matrix.matrix_errors import (
+    MatrixError,
+    MatrixRateLimited,
+    MatrixUnavailable,
+    is_errcode,
+)
 from bridges.matrix.outgoing import clean_content
 from bridges.model import ContentURI, EventID, RoomID, UserID
 

@@ -23,8 +23,8 @@ import requests
 
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.bot_config import BotConfig
-from bridges.matrix.config import MatrixConfig
-from bridges.matrix.errors import MatrixError, MatrixUnavailable
+from bridges.matrix.matrix_config import MatrixConfig
+from bridges.matrix.matrix_errors import MatrixError, MatrixUnavailable
 from bridges.model import ContentURI, EventID, RoomID, UserID
 from bridges.store.sync_state import SyncState
 

@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.bot_api import BotAPI, BotToken
-from bridges.matrix.config import MatrixConfig
-from bridges.matrix.errors import MatrixError
+from bridges.matrix.matrix_config import MatrixConfig
+from bridges.matrix.matrix_errors import MatrixError
 
 #: The device a password check logs in on (and out of).
 CHECK_DEVICE = "PORCH_CHECK"

@@ -46,8 +46,8 @@ from bridges.backoff import backoff
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.bot_config import BotConfig
-from bridges.matrix.errors import MatrixError
 from bridges.matrix.events import inbox_events
+from bridges.matrix.matrix_errors import MatrixError
 from bridges.model import RoomID, UserID
 from bridges.store.inbox import Inbox
 from bridges.store.sync_state import SyncState

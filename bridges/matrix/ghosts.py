@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import AppserviceConfig, MatrixConfig
-from bridges.matrix.errors import MatrixError
+from bridges.matrix.matrix_config import AppserviceConfig, MatrixConfig
+from bridges.matrix.matrix_errors import MatrixError
 from bridges.model import Author, ContentURI, ForumUsername, RoomID, UserID
 from bridges.store.profiles import Ghost, Profiles
 
@@ -91,7 +91,7 @@ class Ghosts:
     ) -> None:
         """``fetch(url) -> (bytes, content type)`` downloads a forum avatar; ``admits(ghost,
         room)`` is asked before a ghost joins or sends into a room and raises when it may not
-        be there (:class:`bridges.membership.ghosts.GhostGate`)."""
+        be there (:class:`bridges.membership.ghost_gate.GhostGate`)."""
         if config.appservice is None:
             raise ValueError("matrix.appservice: ghosts need the appservice section")
         self.api = api

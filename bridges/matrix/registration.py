@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 
 
 def registration(config: MatrixConfig) -> dict[str, Any]:

@@ -27,11 +27,11 @@ from typing import Any
 
 from bridges import codec
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
-from bridges.membership.facts import MANAGED_TIERS, MembershipFacts
-from bridges.membership.ghosts import may_read
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited, MatrixUnavailable
+from bridges.membership.ghost_gate import may_read
+from bridges.membership.membership_facts import MANAGED_TIERS, MembershipFacts
 from bridges.model import (
     ChatKnock,
     ChatMessage,
@@ -49,7 +49,7 @@ from bridges.model import (
 from bridges.store.audit import AuditEntry
 from bridges.store.identities import Identity, identities
 from bridges.store.inbox import Inbox, InboxRow, NewEvent
-from bridges.store.membership import ACCEPTED, Knock, MembershipRecords
+from bridges.store.membership_records import ACCEPTED, Knock, MembershipRecords
 from bridges.worker import RetryLater
 from policies.membership import (
     EVERYONE,
@@ -187,7 +187,7 @@ class Membership:
         self, row: InboxRow, link: LinkConfig, room: RoomID, only: ForumUsername | None = None
     ) -> None:
         """Remove the ghosts in ``room`` whose forum user is known not to read the link's
-        category (:mod:`bridges.membership.ghosts`); unknown facts move nobody."""
+        category (:mod:`bridges.membership.ghost_gate`); unknown facts move nobody."""
         try:
             security = self.ctx.tiers.category(self.ctx.category_of(link))
         except ForumRateLimited:

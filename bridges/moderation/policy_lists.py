@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from bridges.matrix.errors import MatrixError, MatrixRateLimited
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited
 from bridges.matrix.policy_rule_events import SERVER_RULES, USER_RULES, parse_policy_rule
 from bridges.model import ForumUsername, PolicyRuleChanged, RoomID, UserID
 from bridges.moderation.sanctions_config import PolicyListConfig

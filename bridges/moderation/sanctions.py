@@ -28,9 +28,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.errors import MatrixError, MatrixRateLimited
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited
 from bridges.model import (
     ChatBan,
     ChatMessage,
@@ -47,7 +47,7 @@ from bridges.model import (
 from bridges.moderation.policy_lists import Listed, PolicyLists
 from bridges.moderation.sanctions_config import SanctionsConfig
 from bridges.store.audit import AuditEntry
-from bridges.store.sanctions import Action, Sanction
+from bridges.store.sanction_records import Action, Sanction
 from bridges.store.store import Store
 from bridges.worker import RetryLater
 from policies.decision import Decision, Outcome

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.links import LinkConfig
 from bridges.model import ChatMessage, ForumPost, ForumUsername, PostID, UserID
 from bridges.moderation.word_sanctions import WordSilence

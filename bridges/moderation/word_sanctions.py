@@ -20,13 +20,13 @@ import logging
 from dataclasses import replace
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError, MatrixRateLimited
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited
 from bridges.model import ChatMessage, ForumUsername, RoomID
 from bridges.moderation.sanctions import VERSION, Enforcer, _who, record
 from bridges.store.inbox import InboxRow
-from bridges.store.sanctions import Action, Sanction
+from bridges.store.sanction_records import Action, Sanction
 from policies.decision import Decision, Outcome
 
 log = logging.getLogger(__name__)

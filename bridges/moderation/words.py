@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumError
-from bridges.moderation.config import ModerationConfig, WordsSettings
+from bridges.discourse.forum_errors import ForumError
+from bridges.moderation.moderation_config import ModerationConfig, WordsSettings
 from bridges.store.moderation_words import ModerationRecords
 from policies.watched_words import WatchedWord, WordAction, WordList, merged, normalize_word
 

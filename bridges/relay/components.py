@@ -14,8 +14,8 @@ from functools import cached_property
 
 from bridges.context import RelayContext
 from bridges.identity.commands import BotCommands
-from bridges.membership.facts import MembershipFacts
-from bridges.membership.ghosts import GhostGate
+from bridges.membership.ghost_gate import GhostGate
+from bridges.membership.membership_facts import MembershipFacts
 from bridges.membership.rooms import Membership
 from bridges.model import EventKind, InboxPayload, RoomID, UserID
 from bridges.moderation.sanctions import SanctionRelay
@@ -175,7 +175,7 @@ class RelayComponents:
 
     @cached_property
     def ghost_gate(self) -> GhostGate:
-        """Whether a ghost may be in a room (:mod:`bridges.membership.ghosts`)."""
+        """Whether a ghost may be in a room (:mod:`bridges.membership.ghost_gate`)."""
         return GhostGate(self.ctx, self.membership_facts)
 
     def admit_ghost(self, ghost: UserID, room: RoomID) -> None:

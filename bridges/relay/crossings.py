@@ -3,7 +3,7 @@
 For every event that asks to cross a link, both directions:
 
 1. the built-in floor first (:func:`policies.crossing.decide`): what it refuses costs no call;
-2. the facts (:class:`policies.facts.Facts`): the tiers of both ends (:mod:`bridges.tiers`),
+2. the facts (:class:`policies.facts.Facts`): the tiers of both ends (:mod:`bridges.link_tiers`),
    the topic's category, tags, title and listing (``/t/{id}.json``), the author's forum
    trust level and staff flag (from the webhook), and their groups only when the decision
    asks for them (``/u/{username}.json``); a chat sender's linked forum account stands in for

@@ -16,10 +16,10 @@ from bridges.context import RelayContext
 from bridges.links import LinkConfig
 from bridges.model import Platform
 from bridges.worker import RetryLater
-from policies.config import CHAT_TO_FORUM, FORUM_TO_CHAT
 from policies.crossing import Crossing, decide
 from policies.decision import Decision, Outcome
 from policies.derive import publishes
+from policies.policy_config import CHAT_TO_FORUM, FORUM_TO_CHAT
 
 #: The rule name reactions are decided by, in the audit log.
 RULE = "reaction-boundary"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumAuthError, ForumNotFound
+from bridges.discourse.forum_errors import ForumAuthError, ForumNotFound
 from bridges.model import CategoryID, TopicID
 from policies.tiers import Tier
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from bridges import codec
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumRateLimited, ForumUnavailable
-from bridges.matrix.errors import MatrixRateLimited, MatrixUnavailable
-from bridges.membership.ghosts import GhostRefused
+from bridges.discourse.forum_errors import ForumRateLimited, ForumUnavailable
+from bridges.matrix.matrix_errors import MatrixRateLimited, MatrixUnavailable
+from bridges.membership.ghost_gate import GhostRefused
 from bridges.model import EventKind, InboxPayload
 from bridges.relay.routes import Handler
 from bridges.store.inbox import InboxRow

@@ -1,12 +1,13 @@
 """Inbox events that change a tier: ``category_*`` webhooks and a room's join rule or history
-visibility, read again or followed into :mod:`bridges.tiers` before the next crossing is decided.
+visibility, read again or followed into :mod:`bridges.link_tiers` before the next crossing is
+decided.
 """
 
 from __future__ import annotations
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError, ForumRateLimited
-from bridges.matrix.errors import MatrixError, MatrixRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumRateLimited
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited
 from bridges.model import EventKind, ForumCategory, InboxPayload, RoomSecurityChanged
 from bridges.store.inbox import InboxRow
 from bridges.worker import RetryLater
@@ -14,7 +15,7 @@ from bridges.worker import RetryLater
 
 class TierEvents:
     """Inbox events that change a tier: ``category_*`` webhooks and a room's join rule or
-    history visibility (:mod:`bridges.tiers`)."""
+    history visibility (:mod:`bridges.link_tiers`)."""
 
     def __init__(self, ctx: RelayContext) -> None:
         self.ctx = ctx

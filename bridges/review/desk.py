@@ -5,7 +5,7 @@
   delivering it, and porch's bot announces it in the moderators room (``moderation.review.room``).
 - The notice quotes the held message only when the moderators room is no more open than the
   space the message was written in (:func:`policies.review_notice.may_quote`, the room's tier as
-  :mod:`bridges.tiers` derives it); otherwise it says only that item N is held and where to
+  :mod:`bridges.link_tiers` derives it); otherwise it says only that item N is held and where to
   read it (the ``/review`` page), and ``!pending`` lists it without its text.
 - Moderators decide there, with a reaction on the notice (✅ approve, ❌ reject) or a command
   (``!approve N``, ``!reject N [reason]``, ``!pending``), if their power level in that room
@@ -32,7 +32,7 @@ from bridges import codec
 from bridges.context import RelayContext
 from bridges.formatting import forum_to_matrix
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited, MatrixUnavailable
 from bridges.model import (
     ChatMessage,
     ChatReaction,
@@ -44,8 +44,8 @@ from bridges.model import (
     RoomID,
     UserID,
 )
-from bridges.review.config import ReviewConfig
 from bridges.review.forum_queue import ForumQueue
+from bridges.review.review_config import ReviewConfig
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow, NewEvent
 from bridges.store.review import APPROVED, REJECTED, HeldItem, NewHeld, ReviewQueue

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumError
+from bridges.discourse.forum_errors import ForumError
+from bridges.link_tiers import category_security
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.errors import MatrixError
+from bridges.matrix.matrix_errors import MatrixError
 from bridges.model import CategoryID, Direction, RoomID
-from bridges.review.config import ReviewConfig
-from bridges.tiers import category_security
+from bridges.review.review_config import ReviewConfig
 from policies.derive import room_tier
 from policies.review_notice import may_quote
 from policies.tiers import Tier

@@ -36,7 +36,7 @@ from bridges.store.audit import audit
 from bridges.store.db import Database
 from bridges.store.forum_attempts import forum_attempts
 from bridges.store.inbox import DONE, inbox
-from bridges.store.watching import (
+from bridges.store.watch_records import (
     dashboard_nonces,
     dashboard_sessions,
     watch_activity,

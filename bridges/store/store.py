@@ -10,8 +10,8 @@ from bridges.store.mapping import Mapping
 from bridges.store.policy_rules import PolicyRules
 from bridges.store.profiles import Profiles
 from bridges.store.review import ReviewQueue
-from bridges.store.sanctions import Sanctions
-from bridges.store.tiers import TierRecords
+from bridges.store.sanction_records import Sanctions
+from bridges.store.tier_records import TierRecords
 
 
 class Store:

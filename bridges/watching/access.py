@@ -2,7 +2,7 @@
 chat message the more closed of its room and its link's category.
 
 Read from the security porch last recorded for each category and room
-(:mod:`bridges.store.tiers`, kept current by the worker); a category or room never read, or
+(:mod:`bridges.store.tier_records`, kept current by the worker); a category or room never read, or
 whose groups the forum did not show, has unknown readers and nothing of it is shown (fail
 closed).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from bridges.links import LinkConfig
 from bridges.model import CategoryID, RoomID
 from bridges.store.store import Store
-from bridges.store.watching import Activity, WatchRecords
+from bridges.store.watch_records import Activity, WatchRecords
 from policies.tiers import Tier
 from policies.watching import chat_readers, readable
 

@@ -1,6 +1,6 @@
 """Alert delivery: a notice in the watch's Matrix room, an email, a signed webhook.
 
-Alerts are rows first (:class:`bridges.store.watching.WatchRecords`): raising one is a unique
+Alerts are rows first (:class:`bridges.store.watch_records.WatchRecords`): raising one is a unique
 insert per thread, watch and kind (the deduplication), and :meth:`Dispatcher.send_due` sends
 what is due, channel by channel, recording each channel as it succeeds. A channel that fails is
 tried again later (the alert's ``due_at`` moves on); one that succeeded is not sent again. The
@@ -32,10 +32,10 @@ import requests
 from bridges.backoff import backoff
 from bridges.matrix.api import AppserviceAPI
 from bridges.model import RoomID
-from bridges.store.watching import AlertRow, WatchRecords
+from bridges.store.watch_records import AlertRow, WatchRecords
 from bridges.watching.access import Readers
-from bridges.watching.config import SmtpConfig, WatchConfig, WatchingConfig, WebhookConfig
 from bridges.watching.sinks import Audience, Audiences, withheld
+from bridges.watching.watching_config import SmtpConfig, WatchConfig, WatchingConfig, WebhookConfig
 from policies.watching import AlertKind, audience_may_read, quiet_until
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,9 @@ from typing import Literal
 from bridges.matrix.api import AppserviceAPI
 from bridges.model import RoomID
 from bridges.store.audit import AuditEntry
-from bridges.store.watching import AlertRow, WatchRecords
+from bridges.store.watch_records import AlertRow, WatchRecords
 from bridges.watching.access import Readers
 from bridges.watching.alerts import alert_text, send_email
-from bridges.watching.config import WatchConfig, WatchingConfig
 from bridges.watching.report import (
     ThreadSummary,
     crossings_when,
@@ -35,6 +34,7 @@ from bridges.watching.report import (
     visible_when,
 )
 from bridges.watching.sinks import Audience, Audiences
+from bridges.watching.watching_config import WatchConfig, WatchingConfig
 from policies.watching import (
     Emerging,
     audience_may_read,

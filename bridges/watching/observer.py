@@ -48,10 +48,10 @@ from bridges.model import (
 )
 from bridges.store.inbox import InboxRow
 from bridges.store.link_requests import IdentityGroups
-from bridges.store.tiers import CategorySecurity
-from bridges.store.watching import Activity, WatchRecords
+from bridges.store.tier_records import CategorySecurity
+from bridges.store.watch_records import Activity, WatchRecords
 from bridges.watching.alerts import raise_alert
-from bridges.watching.config import WatchConfig, WatchingConfig
+from bridges.watching.watching_config import WatchConfig, WatchingConfig
 from policies.watching import (
     EVERYONE,
     AlertKind,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bridges.store.audit import AuditEntry
-from bridges.store.watching import Activity, audit_between
+from bridges.store.watch_records import Activity, audit_between
 from bridges.watching.access import Readers
 from policies.watching import emerging, readable, readable_by_all
 

@@ -12,10 +12,10 @@ from bridges.model import RoomID
 from bridges.store.link_requests import IdentityGroups
 from bridges.watching.access import Readers
 from bridges.watching.alerts import Dispatcher
-from bridges.watching.config import WatchingConfig
 from bridges.watching.digest import Digests
 from bridges.watching.observer import Watcher
 from bridges.watching.sinks import Audiences, porch_accounts
+from bridges.watching.watching_config import WatchingConfig
 
 log = logging.getLogger(__name__)
 

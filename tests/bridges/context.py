@@ -7,11 +7,11 @@ from typing import Any
 
 from bridges.context import RelayContext
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
 from bridges.matrix.ghosts import Ghosts
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import RoomID, UserID
 from bridges.relay.components import RelayComponents
 from bridges.store.store import Store

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bridges import codec
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.identity.connect import ConnectRefused, decode, encode, sign, verify
 from bridges.identity.linking import LINK_TTL, Linking
 from bridges.model import EventKind, IdentityLinked, RoomID, UserID

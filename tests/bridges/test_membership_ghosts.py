@@ -10,15 +10,15 @@ import pytest
 
 from bridges.context import RelayContext
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
 from bridges.matrix.ghosts import Ghosts
-from bridges.membership.ghosts import GhostGate, GhostRefused
+from bridges.matrix.matrix_config import MatrixConfig
+from bridges.membership.ghost_gate import GhostGate, GhostRefused
 from bridges.model import ForumUsername, RoomID
 from bridges.store.store import Store
-from bridges.store.tiers import RoomSecurity
+from bridges.store.tier_records import RoomSecurity
 from bridges.worker import RetryLater
 from policies.tiers import Tier
 from sandbox.forum import SandboxForum

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridges.membership.rooms import MembershipTicker
 from bridges.model import EventID, RoomID, UserID
-from bridges.store.membership import ACCEPTED, PENDING, Knock, MembershipRecords
+from bridges.store.membership_records import ACCEPTED, PENDING, Knock, MembershipRecords
 from bridges.store.store import Store
 
 ROOM, NOTICES = RoomID("!room:localhost"), RoomID("!mods:localhost")

@@ -37,7 +37,7 @@ def test_config_words_and_protections() -> None:
 
 
 def test_without_a_review_destination_the_protections_do_not_hold_and_check_warns() -> None:
-    from bridges.moderation.config import protection_warnings
+    from bridges.moderation.moderation_config import protection_warnings
 
     bare = make_config().moderation
     assert bare.protection_limits() == Limits(10, 60.0, False, True, 10, hold=False)

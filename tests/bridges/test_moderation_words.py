@@ -4,8 +4,8 @@ again when stale, kept through an outage, and never guessed before the first rea
 from __future__ import annotations
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.moderation.config import ModerationConfig
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.moderation.moderation_config import ModerationConfig
 from bridges.moderation.words import WordBook
 from bridges.store.moderation_words import ModerationRecords
 from bridges.store.store import Store

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from bridges.formatting.titles import title_from_text
 from bridges.matrix.events import _MX_REPLY_TAG, _strip_mx_reply
 from bridges.moderation.policy_lists import glob_pattern
-from bridges.watching.config import TermsConfig
+from bridges.watching.watching_config import TermsConfig
 from policies.linear import Linear
 
 SIZE = 64 * 1024

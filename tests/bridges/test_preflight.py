@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from bridges import preflight
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from sandbox.synapse import free_port
 from tests.bridges.matrix.test_api_limits import ScriptedHomeserver
 

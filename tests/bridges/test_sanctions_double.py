@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import ForumRejected
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import ForumRejected
 from bridges.model import PostID
 from sandbox.forum import SandboxForum
 from tests.rig.forum import FORUM_API_KEY

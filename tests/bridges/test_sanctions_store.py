@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridges.store.sanctions import Action, Sanction
+from bridges.store.sanction_records import Action, Sanction
 from bridges.store.store import Store
 
 

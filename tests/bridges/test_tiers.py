@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.discourse.payloads import inbox_event
+from bridges.link_tiers import TierBook, TierChange, online_problems
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.events import inbox_events
@@ -26,8 +27,7 @@ from bridges.model import (
     UserID,
 )
 from bridges.store.store import Store
-from bridges.store.tiers import CategorySecurity, RoomSecurity
-from bridges.tiers import TierBook, TierChange, online_problems
+from bridges.store.tier_records import CategorySecurity, RoomSecurity
 from policies.tiers import Tier
 from sandbox.forum import SandboxForum
 from tests.policies.policyfiles import policies

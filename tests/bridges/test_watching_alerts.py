@@ -17,11 +17,11 @@ from aiosmtpd.controller import Controller
 
 from bridges.model import CategoryID, RoomID
 from bridges.store.store import Store
-from bridges.store.tiers import CategorySecurity
-from bridges.store.watching import WatchRecords
+from bridges.store.tier_records import CategorySecurity
+from bridges.store.watch_records import WatchRecords
 from bridges.watching.access import Readers
 from bridges.watching.alerts import SIGNATURE_HEADER, Dispatcher, raise_alert
-from bridges.watching.config import WatchingConfig
+from bridges.watching.watching_config import WatchingConfig
 from policies.tiers import Tier
 from policies.watching import AlertKind
 from tests.rig.clock import Clock

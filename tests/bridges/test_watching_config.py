@@ -62,7 +62,7 @@ def test_mistakes_name_their_path() -> None:
 
 
 def test_check_warns_where_a_restricted_watch_sends_links_only() -> None:
-    from bridges.watching.config import sink_warnings
+    from bridges.watching.watching_config import sink_warnings
 
     config = parse_config(
         yaml.safe_dump(

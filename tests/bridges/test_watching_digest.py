@@ -11,12 +11,12 @@ from bridges.links import LinkConfig
 from bridges.model import CategoryID, RoomID
 from bridges.store.audit import AuditEntry
 from bridges.store.store import Store
-from bridges.store.tiers import CategorySecurity, RoomSecurity
-from bridges.store.watching import Activity, WatchRecords
+from bridges.store.tier_records import CategorySecurity, RoomSecurity
+from bridges.store.watch_records import Activity, WatchRecords
 from bridges.watching.access import Readers
 from bridges.watching.alerts import raise_alert
-from bridges.watching.config import WatchingConfig
 from bridges.watching.digest import Digests, render_html, render_text
+from bridges.watching.watching_config import WatchingConfig
 from policies.tiers import Tier
 from policies.watching import AlertKind
 from tests.bridges.test_watching_alerts import Clock, Mailbox, free_port, no_room

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridges.store.store import Store
-from bridges.store.watching import Activity, WatchRecords
+from bridges.store.watch_records import Activity, WatchRecords
 
 
 def test_activity_counts_once_per_inbox_event(store: Store) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from bridges.discourse.errors import ForumRejected, ForumUnavailable
+from bridges.discourse.forum_errors import ForumRejected, ForumUnavailable
 from bridges.links import RelayConfig
-from bridges.matrix.errors import MatrixError, MatrixUnavailable
+from bridges.matrix.matrix_errors import MatrixError, MatrixUnavailable
 from bridges.model import EventKind, Platform
 from bridges.store.inbox import DEAD, DONE, PENDING, InboxRow, NewEvent
 from bridges.store.store import Store

@@ -70,8 +70,8 @@ from hypothesis import strategies as st
 from nio import AsyncClient, LoginResponse
 from pydantic import SecretStr
 
-from bridges.discourse.config import DiscourseConfig
-from bridges.matrix.config import MatrixConfig
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.matrix.registration import registration_yaml
 from bridges.model import RoomID, UserID
 from bridges.preflight import ping_until_answered

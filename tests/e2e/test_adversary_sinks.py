@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
-from bridges.discourse.config import DiscourseConfig
-from bridges.matrix.config import MatrixConfig
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from sandbox.forum import SandboxForum
 from tests.e2e.adversary import HISTORIES, Rig
 from tests.rig.matrix import ChatUser

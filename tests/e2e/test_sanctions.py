@@ -20,7 +20,7 @@ import requests
 
 from bridges.matrix.ghosts import ghost_localpart
 from bridges.model import ForumUsername
-from bridges.store.sanctions import Sanction
+from bridges.store.sanction_records import Sanction
 from sandbox.forum import SandboxForum
 from sandbox.synapse import SandboxSynapse
 from tests.e2e.chat_side import link_identity, open_thread, porch_store, wait_for_post

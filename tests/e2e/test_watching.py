@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 
 from bridges.model import UserID
 from bridges.store.link_requests import IdentityGroups
-from bridges.store.watching import WatchRecords
+from bridges.store.watch_records import WatchRecords
 from sandbox.forum import SandboxForum
 from tests.e2e.chat_side import link_identity, porch_store, wait_for_post
 from tests.e2e.conftest import BOT, Linked, is_text

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter
 
-from policies.config import PoliciesConfig, Policy, policy_schema
+from policies.policy_config import PoliciesConfig, Policy, policy_schema
 from policies.rules import Rules, default_rules
 
 EXAMPLE = """

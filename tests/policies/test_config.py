@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.config import Action
+from policies.policy_config import Action
 from tests.docs_pages import section
 from tests.policies.policyfiles import EXAMPLE, policies, policy
 from tests.webhooks.configs import config_data

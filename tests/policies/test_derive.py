@@ -1,4 +1,4 @@
-"""A space's tier from its platform's security: the table of MISSION.md, both platforms."""
+"""A space's tier from its platform's security: the table of docs/policies.md, both platforms."""
 
 from __future__ import annotations
 

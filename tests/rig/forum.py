@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from sandbox.forum import SandboxForum
 
 FORUM_API_KEY = secrets.token_hex(32)

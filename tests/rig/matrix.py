@@ -50,7 +50,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.matrix.registration import registration_yaml
 from bridges.model import EventID, RoomID, UserID
 from sandbox.synapse import SandboxSynapse, free_port

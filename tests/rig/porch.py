@@ -18,8 +18,8 @@ import pytest
 import requests
 import yaml
 
-from bridges.discourse.config import DiscourseConfig
-from bridges.matrix.config import MatrixConfig
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from sandbox.synapse import free_port
 from tests.rig.wait import wait_until
 from webhooks.config import PorchConfig, parse_config

@@ -21,8 +21,8 @@ from bridges.model import CategoryID, RoomID
 from bridges.store.audit import AuditEntry
 from bridges.store.review import NewHeld, ReviewQueue
 from bridges.store.store import Store
-from bridges.store.tiers import CategorySecurity, RoomSecurity
-from bridges.store.watching import Activity, WatchRecords
+from bridges.store.tier_records import CategorySecurity, RoomSecurity
+from bridges.store.watch_records import Activity, WatchRecords
 from policies.tiers import Tier
 from sandbox.forum import SandboxForum
 from tests.webhooks.configs import make_config

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from pydantic import SecretStr
 
 from bridges.store.store import Store
-from bridges.store.watching import WatchRecords
+from bridges.store.watch_records import WatchRecords
 from sandbox.forum import SandboxForum
 from tests.rig.clock import Clock
 from tests.rig.forum import FORUM_API_KEY
@@ -123,7 +123,7 @@ def test_anonymous_sign_in_starts_store_nothing(
 def _sessions(store: Store) -> list[object]:
     import sqlalchemy as sa
 
-    from bridges.store.watching import dashboard_sessions
+    from bridges.store.watch_records import dashboard_sessions
 
     with store.db.read() as conn:
         return list(conn.execute(sa.select(dashboard_sessions)))

@@ -15,7 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridges.links import LinkConfig, RelayConfig
-from bridges.matrix.errors import MatrixUnavailable
+from bridges.matrix.matrix_errors import MatrixUnavailable
 from bridges.metrics import CONFIG_RELOADS
 from bridges.model import (
     EventID,

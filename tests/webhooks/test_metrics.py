@@ -21,7 +21,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridges.discourse.errors import ForumRateLimited, ForumUnavailable
+from bridges.discourse.forum_errors import ForumRateLimited, ForumUnavailable
 from bridges.links import RelayConfig
 from bridges.model import EventKind, Platform
 from bridges.store.audit import AuditEntry

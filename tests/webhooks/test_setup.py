@@ -21,11 +21,11 @@ import requests
 import yaml
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.matrix.config import MatrixConfig
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.matrix.registration import registration
-from bridges.moderation.config import ModerationConfig
-from bridges.review.config import ReviewConfig
+from bridges.moderation.moderation_config import ModerationConfig
+from bridges.review.review_config import ReviewConfig
 from sandbox.forum import SandboxForum
 from tests.rig.forum import FORUM_API_KEY, WebhookSink
 from tests.rig.porch import porch_config_data

@@ -39,7 +39,6 @@ from bridges.identity.connect import ConnectRefused, request_query, verify
 from bridges.store.review import PENDING, ReviewQueue
 from bridges.store.store import Store
 from bridges.watching.access import Readers
-from bridges.watching.config import WatchConfig
 from bridges.watching.report import (
     DAY,
     OUTCOMES,
@@ -50,6 +49,7 @@ from bridges.watching.report import (
     top_words,
     visible,
 )
+from bridges.watching.watching_config import WatchConfig
 from policies.watching import EVERYONE, emerging
 from webhooks.config import PorchConfig
 from webhooks.dashboard.charts import heatmap, sparkline

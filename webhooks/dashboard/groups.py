@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumError, ForumNotFound
-from bridges.store.watching import WatchRecords
+from bridges.discourse.forum_errors import ForumError, ForumNotFound
+from bridges.store.watch_records import WatchRecords
 from policies.watching import EVERYONE
 
 log = logging.getLogger(__name__)

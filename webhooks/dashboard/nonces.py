@@ -4,7 +4,7 @@
 fill a table; instead the nonce carries its own expiry and porch's HMAC over it (a key derived
 from ``discourse.connect_secret``), so that the sign-in's start writes nothing. Only an answer
 the forum signed, for a nonce porch signed and that has not expired, is recorded, to use it up
-once (:meth:`bridges.store.watching.WatchRecords.spend_nonce`), and only until it expires.
+once (:meth:`bridges.store.watch_records.WatchRecords.spend_nonce`), and only until it expires.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumAuthError, ForumNotFound, ForumRejected
+from bridges.discourse.forum_errors import ForumAuthError, ForumNotFound, ForumRejected
 from bridges.formatting import title_from_text
 from bridges.links import LinkConfig
 from bridges.model import (

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumRejected
+from bridges.discourse.forum_errors import ForumRejected
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited, MatrixUnavailable
 from bridges.model import ChatMessage
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from bridges.context import RelayContext
 from bridges.discourse.client import CreatedPost, EnqueuedPost
-from bridges.discourse.errors import ForumNotFound, ForumRejected
+from bridges.discourse.forum_errors import ForumNotFound, ForumRejected
 from bridges.formatting import title_from_text
 from bridges.links import LinkConfig
 from bridges.model import (

@@ -21,7 +21,7 @@ import logging
 import unicodedata
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumRejected
+from bridges.discourse.forum_errors import ForumRejected
 from bridges.links import LinkConfig
 from bridges.model import (
     ChatReaction,

@@ -40,7 +40,7 @@ from typing import Any
 
 from bridges.context import RelayContext
 from bridges.discourse.client import CreatedPost, EnqueuedPost, ForumClient
-from bridges.discourse.errors import ForumNotFound, ForumRateLimited, ForumRejected
+from bridges.discourse.forum_errors import ForumNotFound, ForumRateLimited, ForumRejected
 from bridges.links import LinkConfig
 from bridges.model import CategoryID, ChatMessage, EventID, PostID, TopicID
 from bridges.relay.chat_to_forum.chat_posting import Published

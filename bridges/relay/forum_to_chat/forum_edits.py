@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumAuthError
+from bridges.discourse.forum_errors import ForumAuthError
 from bridges.model import ForumPost
 from policies.decision import Decision
 from policies.edits import edit_by

@@ -18,7 +18,7 @@ import logging
 
 from bridges.context import RelayContext
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError, is_errcode
+from bridges.matrix.matrix_errors import MatrixError, is_errcode
 from bridges.model import (
     Author,
     ForumLike,

@@ -26,11 +26,11 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumRejected
+from bridges.discourse.forum_errors import ForumRejected
 from bridges.discourse.media_paths import FileKind, forum_file, is_upload
 from bridges.formatting.dom import Element, Node, parse_html, text_content
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError, MatrixUnavailable
+from bridges.matrix.matrix_errors import MatrixError, MatrixUnavailable
 from bridges.model import ContentURI, EventID, ForumPost, PostID, RoomID, UserID
 from bridges.relay.crossings import Shown
 from bridges.relay.forum_to_chat.send_once import send_once, txn_id

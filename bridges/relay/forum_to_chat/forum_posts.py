@@ -1,7 +1,7 @@
 """Forum -> chat: topics become threads, posts become thread messages from their authors' ghosts.
 
-Thread model (DESIGN.md): the root event is sent by the topic author's ghost and shows the title,
-the first post and a link to the topic; each later post is a message in that thread
+Thread model (docs/crossing.md): the root event is sent by the topic author's ghost and shows
+the title, the first post and a link to the topic; each later post is a message in that thread
 (``rel_type: m.thread``), a genuine ``m.in_reply_to`` when it replies to a carried post.
 See https://spec.matrix.org/v1.13/client-server-api/#threading
 
@@ -29,7 +29,7 @@ from bridges.discourse.media_paths import FileKind, forum_file
 from bridges.formatting import MatrixContent, forum_to_matrix
 from bridges.links import LinkConfig
 from bridges.matrix.bot_format import name_author
-from bridges.membership.ghosts import GhostRefused
+from bridges.membership.ghost_gate import GhostRefused
 from bridges.model import (
     Author,
     CategoryID,
@@ -82,7 +82,8 @@ class ToMatrix:
         self.crossings = crossings
         self.forum_queue = forum_queue
         self.retraction = retraction
-        #: Whether the author's ghost may be in a link's room (:mod:`bridges.membership.ghosts`).
+        #: Whether the author's ghost may be in a link's room
+        #: (:mod:`bridges.membership.ghost_gate`).
         self.admits = admits
 
     def handle(self, row: InboxRow, event: InboxPayload) -> None:
@@ -141,7 +142,7 @@ class ToMatrix:
 
     def _admitted(self, link: LinkConfig, post: ForumPost, verdict: Verdict) -> Verdict:
         """The verdict, refused when the copy's sender, the author's ghost, may not be in the
-        link's room (:mod:`bridges.membership.ghosts`); a fact unknown raises RetryLater."""
+        link's room (:mod:`bridges.membership.ghost_gate`); a fact unknown raises RetryLater."""
         if verdict.shown is None or verdict.shown.alias is not None:
             return verdict
         try:

@@ -1,5 +1,5 @@
 """Retraction: taking back every copy porch made in Matrix of forum content that may no longer
-be shown there (issue 4, "Retraction"; MISSION.md: a publication is deliberate and reversible).
+be shown there (docs/policies.md, "Retraction": a publication is deliberate and reversible).
 
 Causes, and what goes:
 
@@ -35,9 +35,9 @@ import logging
 from dataclasses import replace
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumNotFound
+from bridges.discourse.forum_errors import ForumNotFound
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError
+from bridges.matrix.matrix_errors import MatrixError
 from bridges.model import (
     CategoryID,
     EventID,
@@ -58,10 +58,10 @@ from bridges.store.mapping import Message
 from bridges.store.reactions import Reactions
 from bridges.store.retractions import Retractions, Withdrawn, carried_topics, porch_reactions
 from bridges.worker import RetryLater
-from policies.config import FORUM_TO_CHAT
 from policies.crossing import BUILTIN_VERSION, retract
 from policies.decision import Decision, Outcome
 from policies.derive import publishes
+from policies.policy_config import FORUM_TO_CHAT
 from policies.tiers import Tier
 
 log = logging.getLogger(__name__)

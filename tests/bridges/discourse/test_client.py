@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from bridges.discourse.client import CreatedPost, EnqueuedPost, ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import (
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import (
     ForumAuthError,
     ForumError,
     ForumNotFound,

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import ForumNotAnImage, ForumRefusedURL, ForumRejected
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import ForumNotAnImage, ForumRefusedURL, ForumRejected
 from sandbox.forum import SandboxForum
 from sandbox.forum_render import avatar_png
 from tests.bridges.discourse.test_client import _config

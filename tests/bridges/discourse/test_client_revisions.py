@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.config import DiscourseConfig
-from bridges.discourse.errors import ForumRateLimited, ForumUnavailable
+from bridges.discourse.discourse_config import DiscourseConfig
+from bridges.discourse.forum_errors import ForumRateLimited, ForumUnavailable
 from bridges.model import PostID
 from sandbox.forum import SandboxForum
 

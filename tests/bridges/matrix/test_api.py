@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
-from bridges.matrix.errors import MatrixError, MatrixUnavailable, is_errcode
+from bridges.matrix.matrix_config import MatrixConfig
+from bridges.matrix.matrix_errors import MatrixError, MatrixUnavailable, is_errcode
 from bridges.model import EventID, RoomID, UserID
 from tests.rig.matrix import AppserviceStub, ChatUser
 

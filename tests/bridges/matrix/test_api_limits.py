@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
-from bridges.matrix.errors import (
+from bridges.matrix.matrix_config import MatrixConfig
+from bridges.matrix.matrix_errors import (
     MatrixError,
     MatrixRateLimited,
     MatrixUnavailable,

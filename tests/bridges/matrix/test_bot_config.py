@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from bridges.matrix.bot_format import author_line, name_author
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import Author, ForumUsername, UserID
 from bridges.store.store import Store
 from bridges.store.sync_state import SyncState

@@ -22,8 +22,8 @@ from bridges.links import LinkConfig
 from bridges.matrix.bot_api import AppserviceOnly, BotAPI, BotToken, chat_api
 from bridges.matrix.bot_check import bot_problems
 from bridges.matrix.bot_sync import BotSync
-from bridges.matrix.config import MatrixConfig
-from bridges.matrix.errors import MatrixUnavailable
+from bridges.matrix.matrix_config import MatrixConfig
+from bridges.matrix.matrix_errors import MatrixUnavailable
 from bridges.model import ChatInvite, ChatMessage, EventKind, RoomID, UserID
 from bridges.store.store import Store
 from bridges.store.sync_state import SyncState

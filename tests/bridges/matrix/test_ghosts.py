@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
 from bridges.matrix.ghosts import Ghosts
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import Author, ForumUsername, UserID
 from bridges.store.store import Store
 from tests.rig.matrix import ChatUser

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.matrix.registration import registration, registration_yaml
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import (
     ChatMessage,
     ChatReaction,

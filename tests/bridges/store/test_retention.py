@@ -20,7 +20,7 @@ from bridges.store.forum_attempts import ForumAttempts, forum_attempts
 from bridges.store.inbox import NewEvent
 from bridges.store.retention import DAY, Pruner, RetentionConfig, prune
 from bridges.store.store import Store
-from bridges.store.watching import (
+from bridges.store.watch_records import (
     dashboard_nonces,
     dashboard_sessions,
     watch_activity,
@@ -285,7 +285,7 @@ def test_a_metrics_scrape_reads_no_old_audit_entries_and_counters_never_go_down(
 ) -> None:
     """What Prometheus sees: after the first scrape, a scrape reads only the newest audit
     entries, and ``porch_decisions`` does not drop when old entries are pruned."""
-    from webhooks.metrics import StoreCollector
+    from webhooks.metrics_endpoint import StoreCollector
 
     for n in range(30):
         store.audit.record(AuditEntry(T0 + n, None, "town", "carried", "direction", "b", "ann"))

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import (
     ChatMessage,
     EventID,
@@ -34,7 +34,7 @@ from bridges.store.identities import Identity
 from bridges.store.inbox import InboxRow
 from bridges.store.mapping import Message, Thread
 from bridges.store.store import Store
-from bridges.store.tiers import RoomSecurity
+from bridges.store.tier_records import RoomSecurity
 from policies.tiers import Tier
 from sandbox.forum import SandboxForum
 from tests.bridges.context import relay_components

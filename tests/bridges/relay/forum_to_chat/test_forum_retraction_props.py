@@ -36,11 +36,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from bridges.discourse.config import DiscourseConfig
+from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.discourse.payloads import inbox_event
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.config import MatrixConfig
+from bridges.matrix.matrix_config import MatrixConfig
 from bridges.store.store import Store
 from bridges.worker import Worker
 from sandbox.forum import SandboxForum

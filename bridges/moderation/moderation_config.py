@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from bridges.configbase import Section
 from bridges.moderation.sanctions_config import PolicyLists, SanctionsConfig
-from bridges.review.config import ReviewConfig
+from bridges.review.review_config import ReviewConfig
 from policies.protections import Limits
 from policies.watched_words import NEEDS_REPLACEMENT, WatchedWord, WordAction, normalize_word
 
@@ -116,7 +116,7 @@ class ModerationConfig(WordsSettings):
 
     policy_lists: PolicyLists = ()  # bridges/moderation/sanctions_config.py
     sanctions: SanctionsConfig = SanctionsConfig()
-    review: ReviewConfig = ReviewConfig()  # bridges/review/config.py
+    review: ReviewConfig = ReviewConfig()  # bridges/review/review_config.py
 
     @property
     def reviewed(self) -> bool:

@@ -13,7 +13,7 @@ class MembershipConfig(Section):
     """How porch manages who is in a link's room.
 
     Off unless ``manage`` is true, and never applied to an open room (its tier is read from
-    the room, :mod:`bridges.tiers`): an open room is for everyone.
+    the room, :mod:`bridges.link_tiers`): an open room is for everyone.
     """
 
     #: Invite linked members of the entitled groups, remove those who leave them, answer knocks.

@@ -39,14 +39,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridges.discourse.client import ForumClient
-from bridges.discourse.errors import ForumError, ForumRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumRateLimited
 from bridges.links import LinkConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.errors import MatrixError, MatrixRateLimited
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited
 from bridges.model import CategoryID, Direction, ForumCategory, RoomID, RoomSecurityChanged
-from bridges.store.tiers import CategorySecurity, RoomSecurity, TierRecords
-from policies.config import CHAT_TO_FORUM, FORUM_TO_CHAT, Policy
+from bridges.store.tier_records import CategorySecurity, RoomSecurity, TierRecords
 from policies.derive import forum_tier, publishes, room_tier
+from policies.policy_config import CHAT_TO_FORUM, FORUM_TO_CHAT, Policy
 from policies.tiers import Tier
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ class TierChange:
 
 
 class TierBook:
-    """The tiers of categories and rooms, cached in the store (:mod:`bridges.store.tiers`)."""
+    """The tiers of categories and rooms, cached in the store
+    (:mod:`bridges.store.tier_records`)."""
 
     def __init__(
         self,

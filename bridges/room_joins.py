@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from bridges.context import RelayContext
 from bridges.links import LinkConfig
-from bridges.matrix.errors import MatrixError, MatrixRateLimited, MatrixUnavailable
+from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited, MatrixUnavailable
 from bridges.model import LinkName
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The security porch last read for each linked category and room, and the tier it gives.
 
-A cache of what the platforms said (:mod:`bridges.tiers` reads and refreshes it): a missing row
-means *unknown*, never *open*.
+A cache of what the platforms said (:mod:`bridges.link_tiers` reads and refreshes it): a
+missing row means *unknown*, never *open*.
 """
 
 from __future__ import annotations

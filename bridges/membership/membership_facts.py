@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError, ForumNotFound, ForumRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumNotFound, ForumRateLimited
 from bridges.links import LinkConfig
 from bridges.model import ForumUsername, RoomID, UserID
 from bridges.store.link_requests import IdentityGroups

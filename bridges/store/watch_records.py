@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from bridges.store.audit import AuditEntry, audit, entry_of
 from bridges.store.db import Database
 from bridges.store.mapping import threads
-from bridges.store.tiers import category_security
+from bridges.store.tier_records import category_security
 
 watch_activity = sa.table(
     "watch_activity",

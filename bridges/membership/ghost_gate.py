@@ -11,9 +11,9 @@ recorded in the audit log (rule :data:`RULE`), nothing is sent and it is not tri
 from __future__ import annotations
 
 from bridges.context import RelayContext
-from bridges.discourse.errors import ForumError, ForumRateLimited
+from bridges.discourse.forum_errors import ForumError, ForumRateLimited
 from bridges.links import LinkConfig
-from bridges.membership.facts import MembershipFacts
+from bridges.membership.membership_facts import MembershipFacts
 from bridges.model import ForumUsername, RoomID, UserID
 from bridges.worker import RetryLater
 from policies.crossing import BUILTIN_VERSION
