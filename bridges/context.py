@@ -1,10 +1,16 @@
-"""What every delivery needs: the config sections, the store, both platforms and the clock."""
+"""What every delivery needs: the config sections, the store, both platforms and the clock.
+
+The context holds shared things and builds nothing: the long-lived parts it carries (the tiers,
+the watched words, the policy lists, the ghosts) are built once by the relay's composition root
+(:class:`bridges.relay.components.RelayComponents`) and handed to it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bridges.discourse.client import ForumClient
 from bridges.discourse.discourse_config import DiscourseConfig
@@ -16,15 +22,17 @@ from bridges.matrix.bot_ghosts import BotGhosts
 from bridges.matrix.ghosts import Ghosts
 from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import CategoryID, LinkName, RoomID
-from bridges.moderation.moderation_config import ModerationConfig
-from bridges.moderation.policy_lists import PolicyLists
-from bridges.moderation.words import WordBook
 from bridges.store.audit import AuditEntry
 from bridges.store.inbox import InboxRow
-from bridges.store.moderation_words import ModerationRecords
 from bridges.store.store import Store
 from policies.decision import Decision
 from policies.policy_config import Policy
+
+if TYPE_CHECKING:
+    # Features: the context only carries them, built by the composition root.
+    from bridges.moderation.moderation_config import ModerationConfig
+    from bridges.moderation.policy_lists import PolicyLists
+    from bridges.moderation.words import WordBook
 
 
 @dataclass
@@ -40,34 +48,21 @@ class RelayContext:
     chat: AppserviceAPI
     #: The forum authors' ghosts; in bot mode, porch's one account (:mod:`.matrix.bot_ghosts`).
     ghosts: Ghosts | BotGhosts
+    #: Watched words and protections (``moderation:``, :mod:`bridges.moderation`).
+    moderation: ModerationConfig
+    #: The tiers of linked categories and rooms (:mod:`bridges.link_tiers`).
+    tiers: TierBook
+    #: The watched words in force (:mod:`bridges.moderation.words`).
+    words: WordBook
+    #: The followed Matrix policy lists (:mod:`bridges.moderation.policy_lists`).
+    policy_lists: PolicyLists
     clock: Callable[[], float] = time.time
     #: The base URL of porch's web pages (``listen.public_url``), for links the bot hands out.
     public_url: str | None = None
     #: The named crossing policies (``policies:``), which links name in ``links[].policy``.
     policies: Mapping[str, Policy] = field(default_factory=dict)
-    #: Watched words and protections (``moderation:``, :mod:`bridges.moderation`).
-    moderation: ModerationConfig = field(default_factory=ModerationConfig)
-    #: The watched words in force (:mod:`bridges.moderation.words`).
-    words: WordBook = field(init=False)
-    #: The followed Matrix policy lists (:mod:`bridges.moderation.policy_lists`).
-    policy_lists: PolicyLists = field(init=False)
-    #: The tiers of linked categories and rooms (:mod:`bridges.link_tiers`).
-    tiers: TierBook = field(init=False)
     _rooms: dict[LinkName, RoomID] = field(default_factory=dict)
     _categories: dict[LinkName, CategoryID] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.tiers = TierBook(
-            self.store.tiers,
-            self.forum,
-            self.chat,
-            clock=self.clock,
-            max_age=self.relay.tier_refresh,
-        )
-        self.words = WordBook(
-            ModerationRecords(self.store.db), self.forum, self.moderation, self.clock
-        )
-        self.policy_lists = PolicyLists(self, self.moderation.policy_lists)
 
     def use_links(self, links: Sequence[LinkConfig], policies: Mapping[str, Policy]) -> None:
         """Carry ``links`` under ``policies`` from now on (a config reload), forgetting the

@@ -18,19 +18,15 @@ from bridges.discourse.client import ForumClient
 from bridges.link_tiers import TierRefresher
 from bridges.matrix.api import AppserviceAPI
 from bridges.matrix.bot_api import chat_api
-from bridges.matrix.bot_ghosts import BotGhosts
 from bridges.matrix.bot_sync import BotSync
-from bridges.matrix.ghosts import Ghosts
 from bridges.matrix.matrix_errors import MatrixError
 from bridges.membership.rooms import MembershipTicker
-from bridges.model import RoomID, UserID
 from bridges.relay.components import RelayComponents
 from bridges.reload import WatchingSlot
 from bridges.room_joins import RoomJoins
-from bridges.store.inbox import worker_identity
 from bridges.store.store import Store
 from bridges.store.sync_state import SyncState
-from bridges.watching.runner import Watching, build_watching
+from bridges.watching.runner import Watching
 from bridges.worker import Worker
 from webhooks.app import create_app, create_ops_app
 from webhooks.config import PorchConfig
@@ -50,9 +46,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger(__name__)
-
-#: Largest forum avatar porch mirrors to the homeserver.
-_MAX_AVATAR_BYTES = 2 * 1024 * 1024
 
 #: The ops listener's limits: a probe or a scrape at a time from a few tools, with no body.
 _OPS_THREADS = 4
@@ -217,60 +210,30 @@ def build(
     wake: Callable[[], None] = lambda: None  # noqa: E731
     if role in (Role.ALL, Role.WORKER):
         session = requests.Session()
-        forum = ForumClient(config.discourse, session=session)
-        chat = chat_api(config.matrix, SyncState(store.db), session=session)
-        parts: RelayComponents | None = None
-
-        def admit_ghost(ghost: UserID, room: RoomID) -> None:
-            # The gate stands on the context these ghosts are part of: it is the relay's,
-            # built just below (before it, no event is handled). Closed until it exists.
-            if parts is None:
-                raise RuntimeError(f"no ghost enters {room} before the relay's gate is built")
-            parts.admit_ghost(ghost, room)
-
-        ghosts: Ghosts | BotGhosts = BotGhosts(chat)
-        if config.matrix.mode == "appservice":
-            ghosts = Ghosts(
-                chat,
-                store.profiles,
-                config.matrix,
-                lambda url: forum.download(url, _MAX_AVATAR_BYTES),
-                clock=clock,
-                admits=admit_ghost,
-            )
-        ctx = RelayContext(
+        # The composition root builds every long-lived part the worker runs, once.
+        root = RelayComponents(
             discourse=config.discourse,
             matrix=config.matrix,
             relay=config.relay,
             links=config.links,
             store=store,
-            forum=forum,
-            chat=chat,
-            ghosts=ghosts,
+            forum=ForumClient(config.discourse, session=session),
+            chat=chat_api(config.matrix, SyncState(store.db), session=session),
             clock=clock,
             public_url=public_base_url(config),
             policies=config.policies,
             moderation=config.moderation,
+            watching=config.watching,
         )
-        porch.tiers = TierRefresher(
-            lambda: ctx.tiers.refresh(ctx.links, ctx.category_of, ctx.room_of),
-            config.relay.tier_refresh,
-        )
-        porch.chat = chat
-        porch.ctx = ctx
-        porch.joins = RoomJoins(ctx)
-        porch.watching = build_watching(ctx, config.watching)
-        porch.watching_slot = WatchingSlot(porch.watching)
-        observers = (porch.watching_slot,)
-        parts = RelayComponents(ctx, observers)
-        porch.worker = Worker(
-            store.inbox, parts.relay, config.relay, worker_identity(), clock=clock
-        )
+        porch.chat = root.chat
+        porch.ctx = root.ctx
+        porch.tiers = root.tier_refresher
+        porch.joins = root.room_joins
+        porch.watching = root.watching
+        porch.watching_slot = root.watching_slot
+        porch.worker = root.worker
         wake = porch.worker.wake.set
-        if any(link.membership.manage for link in config.links):
-            porch.membership = MembershipTicker(
-                store.inbox, config.relay.membership_refresh, clock, wake
-            )
+        porch.membership = root.membership_ticker
     if role is Role.WEB:
         porch.chat = chat_api(config.matrix, SyncState(store.db))
     if role in (Role.ALL, Role.WEB):

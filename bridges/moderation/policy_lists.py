@@ -26,14 +26,18 @@ from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited
 from bridges.matrix.policy_rule_events import SERVER_RULES, USER_RULES, parse_policy_rule
 from bridges.model import ForumUsername, PolicyRuleChanged, RoomID, UserID
 from bridges.moderation.sanctions_config import PolicyListConfig
+from bridges.store.audit import AuditEntry
 from bridges.store.policy_rules import PolicyRule
 from bridges.worker import RetryLater
 from policies.decision import Decision, Outcome
 from policies.linear import Linear, escape
 
 if TYPE_CHECKING:
-    from bridges.context import RelayContext
+    from collections.abc import Callable
+
+    from bridges.matrix.api import AppserviceAPI
     from bridges.store.inbox import InboxRow
+    from bridges.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +98,16 @@ class Listed:
 class PolicyLists:
     """The followed lists of one porch process: loaded once, then kept current by events."""
 
-    def __init__(self, ctx: RelayContext, lists: tuple[PolicyListConfig, ...]) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        chat: AppserviceAPI,
+        store: Store,
+        clock: Callable[[], float],
+        lists: tuple[PolicyListConfig, ...],
+    ) -> None:
+        self.chat = chat
+        self.store = store
+        self.clock = clock
         self.lists = lists
         self._rooms: dict[RoomID, PolicyListConfig] = {}
         self._loaded = False
@@ -112,7 +124,7 @@ class PolicyLists:
         with self._lock:
             if self._loaded:
                 return
-            chat = self.ctx.chat
+            chat = self.chat
             try:
                 for config in self.lists:
                     room = chat.resolve_room(config.room)
@@ -127,11 +139,11 @@ class PolicyLists:
 
     def _load_room(self, room: RoomID) -> None:
         rules = []
-        for event in self.ctx.chat.state_events(room):
+        for event in self.chat.state_events(room):
             parsed = parse_policy_rule({**event, "room_id": room})
             if parsed is not None and parsed.entity is not None:
                 rules.append(_rule(parsed))
-        self.ctx.store.policy_rules.replace_room(room, rules, self.ctx.clock())
+        self.store.policy_rules.replace_room(room, rules, self.clock())
         log.info("policy lists: %s holds %d rule(s)", room, len(rules))
 
     def config_of(self, room: RoomID) -> PolicyListConfig | None:
@@ -148,7 +160,7 @@ class PolicyLists:
         if not self.lists:
             return None
         self._ensure_loaded()
-        rules = [r for r in self.ctx.store.policy_rules.all() if r.list_room in self._rooms]
+        rules = [r for r in self.store.policy_rules.all() if r.list_room in self._rooms]
         rule = first_match(rules, user_id)
         return None if rule is None else Listed(rule, self._rooms[rule.list_room])
 
@@ -156,7 +168,7 @@ class PolicyLists:
         """The rule banning a forum author's linked Matrix account, if any (see :meth:`listed`)."""
         if not self.lists:
             return None
-        identity = self.ctx.store.identities.by_forum_username(username)
+        identity = self.store.identities.by_forum_username(username)
         return None if identity is None else self.listed(identity.matrix_user_id)
 
     def rule_changed(self, row: InboxRow, event: PolicyRuleChanged) -> Listed | None:
@@ -164,7 +176,7 @@ class PolicyLists:
         config = self.config_of(event.room_id)
         if config is None:
             return None
-        rules = self.ctx.store.policy_rules
+        rules = self.store.policy_rules
         if event.entity is None:
             removed = rules.remove(event.room_id, event.event_type, event.state_key)
             log.info(
@@ -177,7 +189,7 @@ class PolicyLists:
             self._audit(row, f"rule {event.event_type} {event.state_key} removed", event.sender)
             return None
         rule = _rule(event)
-        rules.put(rule, self.ctx.clock())
+        rules.put(rule, self.clock())
         self._audit(
             row,
             f"rule {event.event_type} {event.entity} -> {event.recommendation}: {event.reason}",
@@ -187,7 +199,18 @@ class PolicyLists:
 
     def _audit(self, row: InboxRow, detail: str, sender: str) -> None:
         decision = Decision(Outcome.IGNORED, "policy_list:rule", VERSION, detail)
-        self.ctx.audit(row, None, decision, sender)
+        self.store.audit.record(
+            AuditEntry(
+                at=self.clock(),
+                inbox_id=row.id,
+                link=None,
+                outcome=decision.outcome.value,
+                rule=decision.rule,
+                policy_version=decision.policy_version,
+                actor=sender,
+                detail=decision.reason,
+            )
+        )
 
 
 def _rule(event: PolicyRuleChanged) -> PolicyRule:

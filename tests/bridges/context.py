@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bridges.context import RelayContext
@@ -10,40 +10,13 @@ from bridges.discourse.client import ForumClient
 from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.links import LinkConfig, RelayConfig
 from bridges.matrix.api import AppserviceAPI
-from bridges.matrix.ghosts import Ghosts
 from bridges.matrix.matrix_config import MatrixConfig
-from bridges.model import RoomID, UserID
 from bridges.relay.components import RelayComponents
 from bridges.store.store import Store
 
 
 def _no_avatar(url: str) -> tuple[bytes, str]:
     return b"", "image/png"
-
-
-def relay_context(
-    store: Store,
-    discourse: DiscourseConfig,
-    matrix: MatrixConfig,
-    chat: AppserviceAPI,
-    links: Sequence[LinkConfig],
-    admits: Callable[[UserID, RoomID], None] | None = None,
-    **more: Any,
-) -> RelayContext:
-    """The context for ``links``: the double as the forum, ``chat`` on the homeserver, ghosts
-    whose avatars are never fetched (behind ``admits``, the ghost gate, when given); ``more``
-    sets other fields (``policies``...)."""
-    return RelayContext(
-        discourse=discourse,
-        matrix=matrix,
-        relay=RelayConfig(),
-        links=list(links),
-        store=store,
-        forum=ForumClient(discourse),
-        chat=chat,
-        ghosts=Ghosts(chat, store.profiles, matrix, _no_avatar, admits=admits),
-        **more,
-    )
 
 
 def relay_components(
@@ -54,16 +27,29 @@ def relay_components(
     links: Sequence[LinkConfig],
     **more: Any,
 ) -> RelayComponents:
-    """The relay's parts over :func:`relay_context`, its ghosts behind the relay's ghost gate
-    as porch wires them."""
-    built: list[RelayComponents] = []
-
-    def admit_ghost(ghost: UserID, room: RoomID) -> None:
-        if built:
-            built[0].admit_ghost(ghost, room)
-
-    parts = RelayComponents(
-        relay_context(store, discourse, matrix, chat, links, admit_ghost, **more)
+    """The relay's parts for ``links``, built by the composition root as porch builds them: the
+    double as the forum, ``chat`` on the homeserver, ghosts whose avatars are never fetched,
+    behind the relay's ghost gate; ``more`` sets other config (``policies``...)."""
+    return RelayComponents(
+        discourse=discourse,
+        matrix=matrix,
+        relay=RelayConfig(),
+        links=list(links),
+        store=store,
+        forum=ForumClient(discourse),
+        chat=chat,
+        avatars=_no_avatar,
+        **more,
     )
-    built.append(parts)
-    return parts
+
+
+def relay_context(
+    store: Store,
+    discourse: DiscourseConfig,
+    matrix: MatrixConfig,
+    chat: AppserviceAPI,
+    links: Sequence[LinkConfig],
+    **more: Any,
+) -> RelayContext:
+    """The context of :func:`relay_components`."""
+    return relay_components(store, discourse, matrix, chat, links, **more).ctx

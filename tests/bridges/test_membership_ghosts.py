@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import pytest
 
-from bridges.context import RelayContext
 from bridges.discourse.client import ForumClient
 from bridges.discourse.discourse_config import DiscourseConfig
 from bridges.links import LinkConfig, RelayConfig
@@ -17,6 +16,7 @@ from bridges.matrix.ghosts import Ghosts
 from bridges.matrix.matrix_config import MatrixConfig
 from bridges.membership.ghost_gate import GhostGate, GhostRefused
 from bridges.model import ForumUsername, RoomID
+from bridges.relay.components import RelayComponents
 from bridges.store.store import Store
 from bridges.store.tier_records import RoomSecurity
 from bridges.worker import RetryLater
@@ -42,19 +42,19 @@ def make_gate(
     store.tiers.save_room(RoomSecurity(ROOM, "invite", None, Tier.PRIVATE, time.time()))
 
     def make() -> tuple[GhostGate, Ghosts]:
-        chat = AppserviceAPI(matrix_config)
-        ghosts = Ghosts(chat, store.profiles, matrix_config, lambda url: (b"", "image/png"))
-        ctx = RelayContext(
+        root = RelayComponents(
             discourse=discourse_config,
             matrix=matrix_config,
             relay=RelayConfig(),
             links=[link],
             store=store,
             forum=ForumClient(discourse_config),
-            chat=chat,
-            ghosts=ghosts,
+            chat=AppserviceAPI(matrix_config),
+            avatars=lambda url: (b"", "image/png"),
         )
-        return GhostGate(ctx), ghosts
+        ghosts = root.ghosts
+        assert isinstance(ghosts, Ghosts)
+        return GhostGate(root.ctx), ghosts
 
     return make
 
