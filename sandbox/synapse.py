@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import importlib.util
 import os
+import random
 import secrets
 import signal
 import socket
@@ -59,12 +60,25 @@ _OUTPUT = "synapse.out"
 _POLL = 0.05
 
 
+#: Where :func:`free_port` looks: below the kernel's ephemeral range (32768 and up on Linux),
+#: from which every outgoing connection takes its local port. A port handed out from inside
+#: that range can be taken by some client's connection before the server meant for it binds.
+_LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the range outgoing
+    connections draw from."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.choice(_LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SandboxError("no free port to listen on below the ephemeral range")
 
 
 class SandboxError(RuntimeError):

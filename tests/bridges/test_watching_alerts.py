@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from bridges.watching.alerts import SIGNATURE_HEADER, Dispatcher, raise_alert
 from bridges.watching.watching_config import WatchingConfig
 from policies.tiers import Tier
 from policies.watching import AlertKind
+from sandbox.synapse import free_port
 from tests.rig.clock import Clock
 from tests.rig.forum import WebhookSink
 
@@ -37,12 +37,6 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
