@@ -22,7 +22,7 @@ from bridges.matrix.bot_ghosts import BotGhosts
 from bridges.matrix.ghosts import Ghosts
 from bridges.matrix.matrix_config import MatrixConfig
 from bridges.model import CategoryID, LinkName, RoomID
-from bridges.store.audit import AuditEntry
+from bridges.store.audit import decided
 from bridges.store.inbox import InboxRow
 from bridges.store.store import Store
 from policies.decision import Decision
@@ -116,15 +116,5 @@ class RelayContext:
     def audit(
         self, row: InboxRow, link: LinkConfig | None, decision: Decision, actor: str
     ) -> None:
-        self.store.audit.record(
-            AuditEntry(
-                at=self.clock(),
-                inbox_id=row.id,
-                link=None if link is None else link.name,
-                outcome=decision.outcome.value,
-                rule=decision.rule,
-                policy_version=decision.policy_version,
-                actor=actor,
-                detail=decision.reason,
-            )
-        )
+        name = None if link is None else link.name
+        self.store.audit.record(decided(self.clock(), row.id, name, decision, actor))

@@ -26,7 +26,7 @@ from bridges.matrix.matrix_errors import MatrixError, MatrixRateLimited
 from bridges.matrix.policy_rule_events import SERVER_RULES, USER_RULES, parse_policy_rule
 from bridges.model import ForumUsername, PolicyRuleChanged, RoomID, UserID
 from bridges.moderation.sanctions_config import PolicyListConfig
-from bridges.store.audit import AuditEntry
+from bridges.store.audit import decided
 from bridges.store.policy_rules import PolicyRule
 from bridges.worker import RetryLater
 from policies.decision import Decision, Outcome
@@ -199,18 +199,7 @@ class PolicyLists:
 
     def _audit(self, row: InboxRow, detail: str, sender: str) -> None:
         decision = Decision(Outcome.IGNORED, "policy_list:rule", VERSION, detail)
-        self.store.audit.record(
-            AuditEntry(
-                at=self.clock(),
-                inbox_id=row.id,
-                link=None,
-                outcome=decision.outcome.value,
-                rule=decision.rule,
-                policy_version=decision.policy_version,
-                actor=sender,
-                detail=decision.reason,
-            )
-        )
+        self.store.audit.record(decided(self.clock(), row.id, None, decision, sender))
 
 
 def _rule(event: PolicyRuleChanged) -> PolicyRule:

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bridges.store.db import Database
+from policies.decision import Decision
 
 audit = sa.table(
     "audit",
@@ -33,6 +34,22 @@ class AuditEntry:
     policy_version: str
     actor: str
     detail: str | None = None
+
+
+def decided(
+    at: float, inbox_id: int | None, link: str | None, decision: Decision, actor: str
+) -> AuditEntry:
+    """The entry recording ``decision`` about one inbox event (``link``: the link's name)."""
+    return AuditEntry(
+        at=at,
+        inbox_id=inbox_id,
+        link=link,
+        outcome=decision.outcome.value,
+        rule=decision.rule,
+        policy_version=decision.policy_version,
+        actor=actor,
+        detail=decision.reason,
+    )
 
 
 def entry_of(row: sa.Row[Any]) -> AuditEntry:
